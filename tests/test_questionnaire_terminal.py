@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pexpect
 import yaml
-
 from conftest import TEMPLATE_ROOT
 
 DOWN, ENTER, CLEAR_LINE = "\x1b[B", "\r", "\x15"
@@ -66,5 +65,10 @@ def test_person_answers_in_a_terminal_and_gets_the_recommendation(tmp_path: Path
     assert 0 == terminal.exitstatus, terminal.before
 
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
-    assert {"project_name": "Terminal Shop", "project_slug": "terminal-shop", "ml": "core", "architecture": "hybrid"}.items() <= answers.items()
+    assert {
+        "project_name": "Terminal Shop",
+        "project_slug": "terminal-shop",
+        "ml": "core",
+        "architecture": "hybrid",
+    }.items() <= answers.items()
     assert (destination / "services/ml").is_dir()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import render
 
 REJECTED = [
@@ -65,6 +64,8 @@ def test_bad_answer_is_refused_with_a_clear_message(
 )
 def test_slug_is_derived_safely_from_any_name(tmp_path: Path, project_name: str, slug: str) -> None:
     """Unicode, punctuation, path tricks and long names still give a valid default slug."""
-    project = render(tmp_path / "p", project_name=project_name, architecture="python-api", ml="none")
+    project = render(
+        tmp_path / "p", project_name=project_name, architecture="python-api", ml="none"
+    )
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert slug == answers["project_slug"]

@@ -7,12 +7,13 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-
 from conftest import TEMPLATE_ROOT, render
 
-MACROS = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_ROOT)).get_template(
-    "includes/recommendation.jinja"
-).module
+MACROS = (
+    jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_ROOT))
+    .get_template("includes/recommendation.jinja")
+    .module
+)
 
 NEUTRAL = {
     "consumers": "none-yet",
@@ -40,13 +41,22 @@ class TestRules:
             ({"ml": "core", "team": "typescript"}, ("1", "hybrid")),
             # Rule 2: core ML, nothing pulling towards TypeScript.
             ({"ml": "core"}, ("2", "python-api")),
-            ({"ml": "data-pipelines", "consumers": "internal", "team": "python"}, ("2", "python-api")),
+            (
+                {"ml": "data-pipelines", "consumers": "internal", "team": "python"},
+                ("2", "python-api"),
+            ),
             ({"ml": "core", "consumers": "mobile-or-public", "team": "both"}, ("2", "python-api")),
             # Rule 3: a Python team with no TypeScript frontend and no real-time.
             ({"team": "python", "consumers": "internal"}, ("3", "python-api")),
-            ({"team": "python", "consumers": "mobile-or-public", "ml": "hosted-apis"}, ("3", "python-api")),
+            (
+                {"team": "python", "consumers": "mobile-or-public", "ml": "hosted-apis"},
+                ("3", "python-api"),
+            ),
             # Rule 4: prototyping in Python even with a TS frontend.
-            ({"team": "python", "consumers": "typescript-web", "priority": "prototyping"}, ("4", "python-api")),
+            (
+                {"team": "python", "consumers": "typescript-web", "priority": "prototyping"},
+                ("4", "python-api"),
+            ),
             ({"team": "python", "realtime": True, "priority": "prototyping"}, ("4", "python-api")),
             # Rule 5: everything else.
             ({}, ("5", "node-api")),
@@ -54,7 +64,10 @@ class TestRules:
             ({"team": "python", "consumers": "typescript-web"}, ("5", "node-api")),
             ({"team": "python", "realtime": True}, ("5", "node-api")),
             ({"priority": "prototyping", "team": "typescript"}, ("5", "node-api")),
-            ({"priority": "throughput", "team": "python", "consumers": "typescript-web"}, ("5", "node-api")),
+            (
+                {"priority": "throughput", "team": "python", "consumers": "typescript-web"},
+                ("5", "node-api"),
+            ),
         ],
     )
     def test_rule_fired(self, answers: dict[str, object], expected: tuple[str, str]) -> None:
@@ -105,5 +118,10 @@ class TestRecommendationInProject:
     def test_computed_values_are_not_saved_as_answers(self, tmp_path: Path) -> None:
         """Only real answers go to .copier-answers.yml, so updates recompute the derived values."""
         saved = answers_of(render(tmp_path / "p"))
-        for computed in ("recommended_architecture", "node_service_dir", "python_service_dir", "model_serving"):
+        for computed in (
+            "recommended_architecture",
+            "node_service_dir",
+            "python_service_dir",
+            "model_serving",
+        ):
             assert computed not in saved

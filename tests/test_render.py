@@ -18,9 +18,17 @@ import yaml
 MATRIX: dict[str, dict[str, Any]] = {
     "node-api": {"architecture": "node-api"},
     "node-api-realtime-mit": {"architecture": "node-api", "realtime": True, "license": "MIT"},
-    "node-api-no-jobs-apache": {"architecture": "node-api", "background_jobs": False, "license": "Apache-2.0"},
+    "node-api-no-jobs-apache": {
+        "architecture": "node-api",
+        "background_jobs": False,
+        "license": "Apache-2.0",
+    },
     "python-api-web": {"architecture": "python-api", "ml": "none", "background_jobs": False},
-    "python-api-jobs-realtime": {"architecture": "python-api", "ml": "hosted-apis", "realtime": True},
+    "python-api-jobs-realtime": {
+        "architecture": "python-api",
+        "ml": "hosted-apis",
+        "realtime": True,
+    },
     "python-api-model": {"architecture": "python-api", "ml": "core", "consumers": "internal"},
     "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
     "hybrid-no-jobs": {"architecture": "hybrid", "ml": "core", "background_jobs": False},
@@ -31,7 +39,9 @@ LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
 
 @pytest.fixture(params=sorted(MATRIX), scope="module")
-def variant(request: pytest.FixtureRequest, rendered_project: Callable[..., Path]) -> tuple[str, Path]:
+def variant(
+    request: pytest.FixtureRequest, rendered_project: Callable[..., Path]
+) -> tuple[str, Path]:
     return request.param, rendered_project(**MATRIX[request.param])
 
 
@@ -53,7 +63,9 @@ class TestEveryVariant:
                 text = path.read_text()
             except UnicodeDecodeError:
                 continue  # binary files (the ONNX model)
-            leftovers += [f"{path.relative_to(project)}:{m.group()}" for m in LEFTOVER_JINJA.finditer(text)]
+            leftovers += [
+                f"{path.relative_to(project)}:{m.group()}" for m in LEFTOVER_JINJA.finditer(text)
+            ]
         assert [] == leftovers
 
     def test_structured_files_parse(self, variant: tuple[str, Path]) -> None:
@@ -74,7 +86,9 @@ class TestEveryVariant:
                 except Exception as error:  # noqa: BLE001 - report which file, whatever the parser
                     pytest.fail(f"{path.relative_to(project)} does not parse: {error}")
 
-    def test_compose_and_workflows_match_their_published_schemas(self, variant: tuple[str, Path]) -> None:
+    def test_compose_and_workflows_match_their_published_schemas(
+        self, variant: tuple[str, Path]
+    ) -> None:
         """compose.yaml passes the Compose spec and each workflow the GitHub Actions schema (offline)."""
         _, project = variant
         checks = [
@@ -83,7 +97,14 @@ class TestEveryVariant:
         ]
         for schema, paths in checks:
             result = subprocess.run(
-                [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
+                [
+                    sys.executable,
+                    "-m",
+                    "check_jsonschema",
+                    "--builtin-schema",
+                    schema,
+                    *map(str, paths),
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -98,7 +119,9 @@ class TestEveryVariant:
             build = service.get("build")
             if build:
                 context = project / build["context"]
-                dockerfile = project / build.get("dockerfile", Path(build["context"]) / "Dockerfile")
+                dockerfile = project / build.get(
+                    "dockerfile", Path(build["context"]) / "Dockerfile"
+                )
                 assert context.is_dir(), name
                 assert dockerfile.is_file(), f"{name}: {dockerfile} is missing"
 
@@ -107,7 +130,11 @@ class TestEveryVariant:
         _, project = variant
         workflows = project / ".github/workflows"
         jobs = yaml.safe_load((workflows / "ci.yml").read_text())["jobs"]
-        called = {job["uses"].removeprefix("./.github/workflows/") for job in jobs.values()}
+        called = {
+            job["uses"].removeprefix("./.github/workflows/")
+            for job in jobs.values()
+            if "uses" in job
+        }
         reusable = {p.name for p in workflows.glob("_*.yml")}
         assert reusable == called
 
@@ -115,9 +142,16 @@ class TestEveryVariant:
         """Every architecture gets the same project shell."""
         _, project = variant
         shell = {
-            ".copier-answers.yml", "README.md", "LICENSE", ".gitignore", ".editorconfig",
-            ".env.example", "compose.yaml", ".github/workflows/ci.yml",
-            "docs/adr/0001-architecture.md", "docs/architecture.md",
+            ".copier-answers.yml",
+            "README.md",
+            "LICENSE",
+            ".gitignore",
+            ".editorconfig",
+            ".env.example",
+            "compose.yaml",
+            ".github/workflows/ci.yml",
+            "docs/adr/0001-architecture.md",
+            "docs/architecture.md",
         }
         assert shell <= relative_paths(project)
         assert not (project / ".env").exists()
@@ -131,20 +165,26 @@ class TestEveryVariant:
 
 
 class TestArchitectures:
-    def test_node_api_renders_only_the_node_half(self, rendered_project: Callable[..., Path]) -> None:
+    def test_node_api_renders_only_the_node_half(
+        self, rendered_project: Callable[..., Path]
+    ) -> None:
         """node-api has the Node service and contracts, and nothing of the Python service."""
         paths = relative_paths(rendered_project(**MATRIX["node-api"]))
         assert {"package.json", "package-lock.json", "services/api/package.json"} <= paths
         assert any(p.startswith("packages/contracts/") for p in paths)
         assert not any(p.endswith((".py", "uv.lock")) for p in paths)
 
-    def test_python_api_renders_only_the_python_half(self, rendered_project: Callable[..., Path]) -> None:
+    def test_python_api_renders_only_the_python_half(
+        self, rendered_project: Callable[..., Path]
+    ) -> None:
         """python-api puts the Python service at services/api and renders no Node files."""
         paths = relative_paths(rendered_project(**MATRIX["python-api-web"]))
         assert {"services/api/pyproject.toml", "services/api/uv.lock"} <= paths
         assert not any(p.endswith((".ts", "package.json", "package-lock.json")) for p in paths)
 
-    def test_model_is_served_only_when_ml_is_core(self, rendered_project: Callable[..., Path]) -> None:
+    def test_model_is_served_only_when_ml_is_core(
+        self, rendered_project: Callable[..., Path]
+    ) -> None:
         """The ONNX model ships with python-api when ML is core, and not for plain web APIs."""
         with_model = relative_paths(rendered_project(**MATRIX["python-api-model"]))
         without = relative_paths(rendered_project(**MATRIX["python-api-web"]))
@@ -161,7 +201,9 @@ class TestArchitectures:
         hybrid = relative_paths(rendered_project(architecture="hybrid", **common))
         assert set() == node - hybrid
 
-    def test_hybrid_puts_the_python_service_at_services_ml(self, rendered_project: Callable[..., Path]) -> None:
+    def test_hybrid_puts_the_python_service_at_services_ml(
+        self, rendered_project: Callable[..., Path]
+    ) -> None:
         """In hybrid the Python source lands at services/ml, with the model, next to the Node gateway."""
         paths = relative_paths(rendered_project(**MATRIX["hybrid"]))
         assert "services/ml/pyproject.toml" in paths
@@ -169,10 +211,23 @@ class TestArchitectures:
         assert "services/api/package.json" in paths
 
 
-@pytest.mark.parametrize(("license_id", "words"), [("Proprietary", "All rights reserved"), ("MIT", "MIT License"), ("Apache-2.0", "Apache License, Version 2.0")])
-def test_license_matches_the_answer(rendered_project: Callable[..., Path], license_id: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("license_id", "words"),
+    [
+        ("Proprietary", "All rights reserved"),
+        ("MIT", "MIT License"),
+        ("Apache-2.0", "Apache License, Version 2.0"),
+    ],
+)
+def test_license_matches_the_answer(
+    rendered_project: Callable[..., Path], license_id: str, words: str
+) -> None:
     """The LICENSE file is the licence chosen, with the author's name."""
-    variant = next(answers for answers in MATRIX.values() if answers.get("license", "Proprietary") == license_id)
+    variant = next(
+        answers
+        for answers in MATRIX.values()
+        if answers.get("license", "Proprietary") == license_id
+    )
     text = (rendered_project(**variant) / "LICENSE").read_text()
     assert words in text
     assert "Demo Team" in text

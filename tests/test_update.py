@@ -1,0 +1,184 @@
+"""Update tier: projects follow the template across releases with `copier update`, losing nothing.
+
+Each test works on a temporary git copy of this template (the working tree as it is) tagged as a
+release, plus a next release made from it by the small, realistic edits of `next_release_edits`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+from conftest import commit_all, copy_project, edit, git, snapshot_template
+
+
+def next_release_edits(template: Path) -> None:
+    """What the next release changes: a README heading and section, docs, a static file, lockfiles."""
+    edit(
+        template / "template/README.md.jinja",
+        lambda s: (
+            s.replace("\n## Test\n", "\n## Test it\n")
+            + "\n## Support\n\nAsk in the #backend channel.\n"
+        ),
+    )
+    edit(
+        template / "template/docs/architecture.md.jinja",
+        lambda s: s + "\nReviewed at every release.\n",
+    )
+    edit(template / "template/.editorconfig", lambda s: s + "\n[*.json]\nindent_size = 2\n")
+    # The template re-locked its dependencies (the content matters less than that it changed).
+    for lockfile in [
+        *(template / "locks/npm").glob("*.json"),
+        *(template / "locks/uv").glob("*.lock"),
+    ]:
+        edit(lockfile, lambda s: s.rstrip("\n") + "\n\n")
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repo with two releases: 1.0.0 (this working tree) and 1.1.0 (the edits above)."""
+    template = snapshot_template(tmp_path_factory.mktemp("template"))
+    git("tag", "1.0.0", cwd=template)
+    next_release_edits(template)
+    commit_all(template, "next release")
+    git("tag", "1.1.0", cwd=template)
+    return template
+
+
+def update_project(project: Path, vcs_ref: str, **answers: Any) -> None:
+    copier.run_update(
+        project, data=answers, defaults=True, overwrite=True, vcs_ref=vcs_ref, quiet=True
+    )
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(project).as_posix(): p.read_bytes()
+        for p in sorted(project.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+ARCHITECTURES = {
+    "node-api": {"architecture": "node-api"},
+    "python-api": {"architecture": "python-api", "ml": "core", "consumers": "internal"},
+    "hybrid": {"architecture": "hybrid", "ml": "core"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_update_from_previous_release_equals_fresh_copy(
+    releases: Path, tmp_path: Path, name: str
+) -> None:
+    """An untouched project updated from 1.0.0 to 1.1.0 is the project 1.1.0 renders, lockfiles aside."""
+    answers = ARCHITECTURES[name]
+    updated = copy_project(releases, tmp_path / "updated", "1.0.0", **answers)
+    update_project(updated, "1.1.0")
+    fresh = copy_project(releases, tmp_path / "fresh", "1.1.0", **answers)
+
+    updated_files, fresh_files = tree(updated), tree(fresh)
+    # Lockfiles belong to the project once generated (_skip_if_exists): an update keeps them and
+    # asks for a re-lock, so they are the 1.0.0 ones here by design.
+    lockfiles = {path for path in fresh_files if path.endswith(("package-lock.json", "uv.lock"))}
+    assert lockfiles, "every architecture ships a lockfile"
+    for path in lockfiles:
+        assert updated_files.pop(path) != fresh_files.pop(path)
+    assert sorted(fresh_files) == sorted(updated_files)
+    assert [] == [path for path in fresh_files if fresh_files[path] != updated_files[path]]
+
+
+def test_user_changes_survive_an_update(releases: Path, tmp_path: Path) -> None:
+    """Edits are merged (or marked as conflicts), added files stay, deleted files stay deleted."""
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="python-api", ml="none")
+    edit(
+        project / "README.md", lambda s: s.replace("\n## Test\n", "\n## Testing\n")
+    )  # 1.1.0 edits this line too
+    edit(
+        project / "README.md",
+        lambda s: s.replace(
+            "\n## Requirements\n", "\nOur on-call rota: see the wiki.\n\n## Requirements\n"
+        ),
+    )
+    (project / "docs/runbook.md").write_text("# Runbook\n\nRestart the worker first.\n")
+    (project / "docs/architecture.md").unlink()  # 1.1.0 changes this file
+    commit_all(project, "our changes")
+
+    update_project(project, "1.1.0")
+
+    readme = (project / "README.md").read_text()
+    assert "Our on-call rota: see the wiki." in readme  # merged
+    assert "## Support" in readme  # the release's addition
+    assert "<<<<<<< before updating\n## Testing\n" in readme  # both sides of the clash kept
+    assert "## Test it\n>>>>>>> after updating" in readme
+    assert "# Runbook\n\nRestart the worker first.\n" == (project / "docs/runbook.md").read_text()
+    assert not (project / "docs/architecture.md").exists()
+
+
+def test_edited_lockfile_is_kept_without_conflict(releases: Path, tmp_path: Path) -> None:
+    """A lockfile the team re-locked is never overwritten or marked up by an update."""
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="hybrid", ml="core")
+    lock = json.loads((project / "package-lock.json").read_text())
+    lock["packages"]["node_modules/is-number"] = {"version": "7.0.0", "license": "MIT"}
+    (project / "package-lock.json").write_text(json.dumps(lock, indent=2) + "\n")
+    edit(project / "services/ml/uv.lock", lambda s: s + "\n# re-locked by the team\n")
+    commit_all(project, "we added a dependency")
+    ours = {
+        path: (project / path).read_text() for path in ("package-lock.json", "services/ml/uv.lock")
+    }
+
+    update_project(project, "1.1.0")
+
+    for path, content in ours.items():
+        assert content == (project / path).read_text()
+    assert "" == git(
+        "status", "--porcelain", "--", "package-lock.json", "services/ml/uv.lock", cwd=project
+    )
+
+
+REFUSED = [
+    ("node-api", "python-api", "the Node service in services/api and packages/contracts"),
+    ("python-api", "node-api", "the Python service in services/api"),
+    ("python-api", "hybrid", "the Python service in services/api"),
+    ("hybrid", "node-api", "the ML service in services/ml"),
+    ("hybrid", "python-api", "the ML service in services/ml"),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "lost"), REFUSED, ids=[f"{b}->{a}" for b, a, _ in REFUSED]
+)
+def test_architecture_change_that_would_delete_a_service_is_refused(
+    releases: Path, tmp_path: Path, before: str, after: str, lost: str
+) -> None:
+    """The validator names what would be deleted and what to do instead, and nothing is written."""
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture=before, ml="core")
+    with pytest.raises(ValueError) as refused:
+        update_project(project, "1.1.0", architecture=after)
+    message = str(refused.value)
+    assert f"cannot change from {before} to {after}" in message
+    assert lost in message
+    assert "copier copy" in message
+    assert "" == git("status", "--porcelain", cwd=project)
+    assert before == yaml.safe_load((project / ".copier-answers.yml").read_text())["architecture"]
+
+
+def test_node_api_grows_into_hybrid_without_losing_anything(releases: Path, tmp_path: Path) -> None:
+    """node-api -> hybrid by update adds the ML service and keeps every file and edit the team had."""
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="node-api", ml="core")
+    edit(project / "README.md", lambda s: s + "\nOur deployment notes.\n")
+    (project / "services/api/src/notes.md").write_text("Team notes.\n")
+    commit_all(project, "our changes")
+    before = tree(project)
+
+    update_project(project, "1.1.0", architecture="hybrid")
+
+    after = tree(project)
+    assert set() == set(before) - set(after)
+    assert "Our deployment notes." in after["README.md"].decode()
+    assert b"Team notes.\n" == after["services/api/src/notes.md"]
+    assert "services/ml/pyproject.toml" in after
+    assert "hybrid" == yaml.safe_load(after[".copier-answers.yml"])["architecture"]
