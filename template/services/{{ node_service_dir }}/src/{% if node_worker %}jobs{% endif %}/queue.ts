@@ -1,0 +1,30 @@
+import { Queue, type RedisOptions } from 'bullmq';
+import type { DigestJobData, DigestJobResult } from '#contracts';
+import type { Config } from '../config.ts';
+
+/** The one queue of this service; each job kind is a job name on it (see digest-processor.ts). */
+export const QUEUE_NAME = 'digest';
+
+export type DigestQueue = Queue<DigestJobData, DigestJobResult, 'digest'>;
+
+export function redisConnection(config: Config, overrides: RedisOptions = {}) {
+  return { url: config.REDIS_URL, ...overrides };
+}
+
+/**
+ * The producer side. Retries, backoff and retention are set here, per job, because BullMQ reads
+ * them from the job, not from the worker. The failed set is the dead-letter record: it is kept
+ * (bounded by JOBS_KEEP_FAILED) so failures can be inspected and retried.
+ */
+export function createQueue(config: Config, overrides: RedisOptions = {}): DigestQueue {
+  return new Queue(QUEUE_NAME, {
+    connection: redisConnection(config, overrides),
+    prefix: config.QUEUE_PREFIX,
+    defaultJobOptions: {
+      attempts: config.JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+      removeOnComplete: { count: config.JOBS_KEEP_COMPLETED },
+      removeOnFail: { count: config.JOBS_KEEP_FAILED },
+    },
+  });
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build } from '../helper.ts';
+
+const PROBLEM = /^application\/problem\+json/;
+
+describe('error responses', () => {
+  it('answer malformed JSON with a 400 problem', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"title": ',
+    });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers['content-type'] as string, PROBLEM);
+    assert.equal(res.json().status, 400);
+  });
+
+  it('answer wrong types with a 400 problem listing the fields', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({ method: 'POST', url: '/v1/notes', payload: { title: 42 } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers['content-type'] as string, PROBLEM);
+    assert.deepEqual(
+      res.json().errors.map((error: { path: string }) => error.path),
+      ['body.title'],
+    );
+  });
+
+  it('answer unknown fields with a 400 problem', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      payload: { title: 'ok', isAdmin: true },
+    });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().errors[0].message, /isAdmin/);
+  });
+
+  it('answer an oversized body with a 413 problem', async (t) => {
+    const app = await build(t, { BODY_LIMIT: '1024' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      payload: { title: 'big', body: 'x'.repeat(2048) },
+    });
+    assert.equal(res.statusCode, 413);
+    assert.match(res.headers['content-type'] as string, PROBLEM);
+  });
+
+  it('answer an unknown route with a 404 problem', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({ method: 'GET', url: '/nope?secret=1' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().instance, '/nope');
+  });
+
+  it('hide the internals of a 500', async (t) => {
+    const app = await build(t);
+    app.notesRepository.list = async () => {
+      throw new Error('connection string postgres://admin:hunter2@db');
+    };
+    const res = await app.inject({ method: 'GET', url: '/v1/notes' });
+    assert.equal(res.statusCode, 500);
+    assert.doesNotMatch(res.body, /hunter2/);
+    assert.equal(res.json().requestId, res.headers['x-request-id']);
+  });
+});
