@@ -1,0 +1,39 @@
+"""Items: create, list, read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from app.api.deps import ItemsDep
+from app.core.errors import PROBLEM_RESPONSE
+from app.items import ItemCreate, ItemPublic, ItemsPublic
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={422: PROBLEM_RESPONSE})
+async def create_item(item_create: ItemCreate, items: ItemsDep) -> ItemPublic:
+    """Create an item."""
+    return await items.add(item_create=item_create)
+
+
+@router.get("", responses={422: PROBLEM_RESPONSE})
+async def read_items(
+    items: ItemsDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ItemsPublic:
+    """Retrieve items, oldest first."""
+    return await items.list(offset=offset, limit=limit)
+
+
+@router.get("/{item_id}", responses={404: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE})
+async def read_item(item_id: uuid.UUID, items: ItemsDep) -> ItemPublic:
+    """Retrieve one item."""
+    item = await items.get(item_id=item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Item {item_id} does not exist.")
+    return item

@@ -1,0 +1,91 @@
+"""ASGI middleware: request ids with an access log line, and CORS configured from the settings.
+
+Both are plain ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.logging import request_id_var
+
+logger = logging.getLogger("app.access")
+
+# Accept a caller's id only if it is short and harmless to echo and log.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Tag each request with an id (the caller's `X-Request-ID` or a new one) and log it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"].append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class SettingsCORSMiddleware:
+    """CORS with the origins from the settings the lifespan built (`CORS_ORIGINS`).
+
+    Middleware is assembled before the lifespan runs, so the real CORSMiddleware is created on the
+    first request, from the lifespan state. No origins configured means no CORS headers at all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._handler: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._handler is None:
+            origins: list[str] = scope["state"]["settings"].cors_origins
+            self._handler = (
+                CORSMiddleware(
+                    self.app,
+                    allow_origins=origins,
+                    allow_methods=["GET", "POST"],
+                    allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
+                    expose_headers=["X-Request-ID"],
+                )
+                if origins
+                else self.app
+            )
+        await self._handler(scope, receive, send)

@@ -1,0 +1,72 @@
+"""The example domain: items, kept behind a repository interface.
+
+`InMemoryItemRepository` keeps them for the life of the process; a database-backed repository
+implementing `ItemRepository` replaces it without touching the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+# What a client sends to create an item.
+class ItemCreate(BaseModel):
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+# An item as the API returns it.
+class ItemPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    created_at: datetime
+
+
+# A page of items.
+class ItemsPublic(BaseModel):
+    data: list[ItemPublic]
+    count: int = Field(description="How many items exist in total")
+
+
+class ItemRepository(Protocol):
+    """Where items live."""
+
+    async def add(self, *, item_create: ItemCreate) -> ItemPublic: ...
+
+    async def get(self, *, item_id: uuid.UUID) -> ItemPublic | None: ...
+
+    async def list(self, *, offset: int, limit: int) -> ItemsPublic: ...
+
+
+class InMemoryItemRepository:
+    """Items in a dict, oldest first; safe for concurrent requests on one event loop."""
+
+    def __init__(self) -> None:
+        self._items: dict[uuid.UUID, ItemPublic] = {}
+        self._lock = asyncio.Lock()
+
+    async def add(self, *, item_create: ItemCreate) -> ItemPublic:
+        item = ItemPublic(
+            id=uuid.uuid4(),
+            name=item_create.name,
+            description=item_create.description,
+            created_at=datetime.now(UTC),
+        )
+        async with self._lock:
+            self._items[item.id] = item
+        return item
+
+    async def get(self, *, item_id: uuid.UUID) -> ItemPublic | None:
+        return self._items.get(item_id)
+
+    async def list(self, *, offset: int, limit: int) -> ItemsPublic:
+        items = list(self._items.values())
+        return ItemsPublic(data=items[offset : offset + limit], count=len(items))

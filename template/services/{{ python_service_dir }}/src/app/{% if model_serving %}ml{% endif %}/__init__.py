@@ -1,0 +1,1 @@
+"""Model serving: the ONNX classifier and its request and response models."""

@@ -1,0 +1,1 @@
+"""Jobs: work that leaves the request path, run by the Celery worker."""

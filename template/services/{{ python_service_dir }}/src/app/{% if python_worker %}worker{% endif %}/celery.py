@@ -1,0 +1,83 @@
+"""The Celery application: configuration only (tasks are in app.worker.tasks).
+
+Settings are read when Celery first needs its configuration, not at import time, so a bad
+variable stops the worker with a message naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from app.core.config import Settings, get_settings
+from app.core.logging import configure_logging
+
+# Longest wait between two retries of a job, in seconds (see app.worker.tasks).
+RETRY_BACKOFF_MAX = 60
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings chosen for at-least-once processing of idempotent jobs."""
+    hard_limit = settings.job_time_limit
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "task_default_queue": settings.jobs_queue,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # Acknowledge after the job ran, and put it back if its process dies: a crash or deploy
+        # mid-job reruns it instead of losing it (jobs must therefore be idempotent).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # Take one job at a time: long jobs are not stuck behind each other in one process.
+        "worker_prefetch_multiplier": 1,
+        # The soft limit raises SoftTimeLimitExceeded in the job (time to clean up); the hard
+        # limit kills the process. Without them a hung job blocks its pool slot for ever.
+        "task_soft_time_limit": hard_limit - max(5, hard_limit // 10),
+        "task_time_limit": hard_limit,
+        # Redis hands an unacknowledged job to another worker after this long, so it must exceed
+        # the longest run plus the longest retry delay, or a job runs twice at once
+        # (celery/celery#5935, #6229).
+        "broker_transport_options": {"visibility_timeout": hard_limit + RETRY_BACKOFF_MAX + 60},
+        "task_track_started": True,
+        "result_expires": settings.job_result_ttl,
+        # Publishing fails fast when Redis is down, so the API can answer 503 promptly.
+        "broker_connection_timeout": 3,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+        "broker_connection_retry_on_startup": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # SIGTERM is a warm shutdown: running jobs finish first, however long they take. A cold
+        # shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT) first gives them this long,
+        # then requeues them; keep it below the container's stop grace period.
+        "worker_soft_shutdown_timeout": 10,
+        "worker_hijack_root_logger": False,
+        "worker_max_tasks_per_child": 1000,
+    }
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app; with no settings, they are read from the environment on first use."""
+    if settings is not None:
+        # A producer (the API): it sends tasks by name and never imports them.
+        producer = Celery("app", set_as_current=False)
+        producer.conf.update(celery_config(settings))
+        return producer
+    worker = Celery("app", include=["app.worker.tasks"])
+    worker.add_defaults(lambda: celery_config(get_settings()))
+    return worker
+
+
+app = create_celery()
+
+
+@signals.setup_logging.connect
+def _configure_logging(**_: object) -> None:
+    # Replaces Celery's own logging set-up, so the worker logs JSON like the API.
+    configure_logging(get_settings().log_level)

@@ -1,0 +1,268 @@
+"""Generated-project tier for the Python service: install from the committed uv.lock, run the
+service's own check (ruff, mypy, its pytest against the real Redis with a real Celery worker), then
+run the API and the worker as real processes and drive them over HTTP. Variants are few on purpose:
+each costs an install and a check on a small machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run, tool_env
+
+pytestmark = pytest.mark.generated
+
+# uv from this repo's virtualenv (beside the interpreter running the tests).
+UV_BIN_DIR = Path(sys.executable).parent
+FULL = {"architecture": "python-api", "ml": "core"}
+JOBS_WITHOUT_MODEL = {"architecture": "python-api", "ml": "none", "background_jobs": True}
+HYBRID = {"architecture": "hybrid"}
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+# Waits end as soon as the condition holds; the bounds only keep a broken run from hanging.
+STARTUP_WAIT = 90.0
+JOB_WAIT = 60.0
+SHUTDOWN_GRACE = 30.0
+
+
+def service_env(redis_url: str, **extra: str) -> dict[str, str]:
+    """The generated service's environment: uv on PATH, the test Redis, a private job queue."""
+    return {
+        "PATH": f"{UV_BIN_DIR}{os.pathsep}{tool_env()['PATH']}",
+        "REDIS_URL": redis_url,
+        "JOBS_QUEUE": f"tier2-{uuid.uuid4().hex[:12]}",
+        **extra,
+    }
+
+
+def installed(service: Path, redis_url: str) -> Path:
+    run(["uv", "sync", "--locked"], service, env=service_env(redis_url))
+    return service
+
+
+@pytest.fixture(scope="session")
+def full_service(rendered_project: Callable[..., Path], redis_url: str) -> Path:
+    """python-api with ML core, installed from its lockfile."""
+    return installed(rendered_project(**FULL) / "services" / "api", redis_url)
+
+
+# Processes ########################################################################################
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP request; returns status, headers (lower-case names) and the decoded JSON body."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw, head = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, head = error.code, error.read(), error.headers
+    return status, {k.lower(): v for k, v in head.items()}, json.loads(raw) if raw else None
+
+
+def post_json(url: str, payload: object, **headers: str) -> tuple[int, dict[str, str], Any]:
+    body = json.dumps(payload).encode()
+    return http("POST", url, body, {"content-type": "application/json", **headers})
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return f"--- {self.name} output ---\n{self.log.read_text(errors='replace')[-6000:]}"
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code (killed, and a failure, if it outlives the grace period)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=SHUTDOWN_GRACE)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+            pytest.fail(f"{self.name} ignored SIGTERM for {SHUTDOWN_GRACE}s\n{self.output()}")
+
+
+@dataclass
+class RunningService:
+    url: str
+    api: Process
+    worker: Process
+
+
+@pytest.fixture
+def start_service(
+    full_service: Path, redis_url: str, tmp_path: Path
+) -> Iterator[Callable[[], RunningService]]:
+    """Start the API (the image's `python -m app`) and the Celery worker, wait until ready."""
+    started: list[Process] = []
+    venv_bin = full_service / ".venv" / "bin"
+
+    def spawn(name: str, command: list[str], env: dict[str, str]) -> Process:
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as sink:
+            popen = subprocess.Popen(
+                command, cwd=full_service, env={**os.environ, **env}, stdout=sink, stderr=sink
+            )
+        process = Process(name, popen, log)
+        started.append(process)
+        return process
+
+    def start() -> RunningService:
+        port = free_port()
+        env = service_env(redis_url)
+        api = spawn(
+            "api",
+            [str(venv_bin / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+        )
+        worker = spawn(
+            "worker",
+            [
+                str(venv_bin / "celery"),
+                "-A",
+                "app.worker",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "--hostname",
+                f"tier2-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            env,
+        )
+        service = RunningService(f"http://127.0.0.1:{port}", api, worker)
+        deadline = time.monotonic() + STARTUP_WAIT
+        while time.monotonic() < deadline:
+            for process in (api, worker):
+                if process.popen.poll() is not None:
+                    pytest.fail(f"{process.name} exited at start-up\n{process.output()}")
+            try:
+                if (
+                    http("GET", f"{service.url}/readyz")[0] == 200
+                    and " ready." in worker.log.read_text()
+                ):
+                    return service
+            except OSError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"not ready within {STARTUP_WAIT}s\n{api.output()}\n{worker.output()}")
+
+    yield start
+    for process in started:
+        if process.popen.poll() is None:
+            process.popen.kill()
+            process.popen.wait()
+
+
+# Tests ############################################################################################
+
+
+class TestFullService:
+    def test_full_service_passes_its_own_check(self, full_service: Path, redis_url: str) -> None:
+        """`make check` (ruff, format, mypy strict, pytest with a real worker) passes as rendered."""
+        run(["make", "check"], full_service, env=service_env(redis_url))
+
+    def test_processes_predict_run_jobs_and_answer_problems(
+        self, start_service: Callable[[], RunningService]
+    ) -> None:
+        """Over HTTP: predictions from the real model, a job run by the worker, problem bodies."""
+        service = start_service()
+
+        status, _, body = post_json(f"{service.url}/v1/predict", {"instances": [SETOSA]})
+        assert 200 == status
+        assert "setosa" == body["predictions"][0]["label"]
+        assert "1.0.0" == body["model_version"]
+
+        status, headers, job = post_json(
+            f"{service.url}/v1/jobs",
+            {"instances": [SETOSA] * 3},
+            **{"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert 202 == status
+        deadline = time.monotonic() + JOB_WAIT
+        while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = http("GET", f"{service.url}{headers['location']}")[2]
+        assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
+        assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
+
+        status, headers, problem = http(
+            "POST", f"{service.url}/v1/items", b'{"name": ', {"content-type": "application/json"}
+        )
+        assert 422 == status
+        assert "application/problem+json" == headers["content-type"]
+        assert "json_invalid" == problem["errors"][0]["type"]
+
+    def test_processes_exit_cleanly_on_sigterm(
+        self, start_service: Callable[[], RunningService]
+    ) -> None:
+        """SIGTERM stops the API and the worker with exit code 0 within the grace period."""
+        service = start_service()
+
+        codes = {"api": service.api.stop(), "worker": service.worker.stop()}
+
+        assert {"api": 0, "worker": 0} == codes, (
+            f"{service.api.output()}\n{service.worker.output()}"
+        )
+
+
+def test_service_without_model_passes_its_own_check(
+    rendered_project: Callable[..., Path], redis_url: str
+) -> None:
+    """With jobs but no ML, the service (CPU-bound example job, no onnxruntime) checks clean."""
+    service = installed(rendered_project(**JOBS_WITHOUT_MODEL) / "services" / "api", redis_url)
+
+    run(["make", "check"], service, env=service_env(redis_url))
+
+    assert not (service / "models").exists()
+    assert "onnxruntime" not in (service / "uv.lock").read_text()
+
+
+def test_hybrid_renders_the_same_service_at_services_ml(
+    rendered_project: Callable[..., Path],
+) -> None:
+    """hybrid puts the same Python service, model included, at services/ml under its own name."""
+    python_api = rendered_project(**FULL) / "services" / "api"
+    hybrid = rendered_project(**HYBRID) / "services" / "ml"
+
+    def sources(root: Path) -> dict[str, str]:
+        return {
+            str(path.relative_to(root)): path.read_text()
+            for path in sorted((root / "src").rglob("*.py"))
+        }
+
+    assert (hybrid / "models" / "iris.onnx").read_bytes() == (
+        python_api / "models" / "iris.onnx"
+    ).read_bytes()
+    assert 'name = "demo-shop-ml"' in (hybrid / "pyproject.toml").read_text()
+    assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
+    ml, api = sources(hybrid), sources(python_api)
+    assert ml.keys() == api.keys()
+    # Only the title differs: the hybrid service is the internal ML service.
+    assert [name for name in ml if ml[name] != api[name]] == ["src/app/main.py"]
+    assert '"Demo Shop ML service"' in ml["src/app/main.py"]
