@@ -57,13 +57,8 @@ def render(
     return destination
 
 
-@pytest.fixture(scope="session")
-def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Render each distinct set of answers once per test run and hand out the same directory.
-
-    Generated-project tests install dependencies and run builds in it, so sharing one render per
-    variant keeps the suite fast; tests must not modify the rendered sources.
-    """
+def cached_renders(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """A `render(**answers)` that renders each distinct set of answers once and then reuses it."""
     cache: dict[tuple[tuple[str, Any], ...], Path] = {}
 
     def _rendered(**answers: Any) -> Path:
@@ -74,6 +69,16 @@ def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
         return cache[key]
 
     return _rendered
+
+
+@pytest.fixture(scope="session")
+def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """One render per variant for the whole run, shared by the generated-project tests.
+
+    They install dependencies and run builds in it, so sharing keeps the suite fast; tests must
+    not modify the rendered sources.
+    """
+    return cached_renders(tmp_path_factory)
 
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

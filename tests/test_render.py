@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import cached_renders
 
 # Curated, not exhaustive: every architecture, every dependency set, each option on and off once.
 MATRIX: dict[str, dict[str, Any]] = {
@@ -36,6 +37,13 @@ MATRIX: dict[str, dict[str, Any]] = {
 
 # A Jinja delimiter left in the output, but not GitHub Actions' `${{ ... }}` expressions.
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+
+@pytest.fixture(scope="module")
+def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Renders of this module's own: the generated-project tier installs dependencies into the
+    session-wide renders, and this tier checks only what Copier wrote."""
+    return cached_renders(tmp_path_factory)
 
 
 @pytest.fixture(params=sorted(MATRIX), scope="module")
