@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from conftest import NODE, run, tool_env
+from processes import (
+    Process,
+    delete_redis_keys,
+    free_port,
+    http,
+    outputs,
+    post_json,
+    start_process,
+    stop_all,
+    wait_until,
+)
 
 pytestmark = pytest.mark.generated
 
@@ -52,37 +57,7 @@ def npm_check(project: Path, redis_url: str) -> str:
 # Running the built processes ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http(
-    method: str, url: str, body: bytes | None = None, content_type: str = "application/json"
-) -> tuple[int, str, bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        request.add_header("content-type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers.get("content-type", ""), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("content-type", ""), error.read()
-
-
-def post_json(url: str, payload: Any) -> tuple[int, str, Any]:
-    status, content_type, body = http("POST", url, json.dumps(payload).encode())
-    return status, content_type, json.loads(body)
-
-
-def redis_command(redis_url: str, *args: str) -> bytes:
-    """One RESP command over a socket (the test venv has no Redis client)."""
-    parts = urlsplit(redis_url)
-    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 5) as conn:
-        conn.sendall(payload.encode())
-        return conn.recv(4096)
+JSON = {"content-type": "application/json"}
 
 
 @dataclass
@@ -91,28 +66,14 @@ class Services:
 
     base_url: str
     queue_prefix: str
-    api: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
-    logs: Path
+    api: Process
+    worker: Process
 
     def log_tail(self) -> str:
-        return "\n".join(
-            f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}"
-            for log in sorted(self.logs.glob("*.log"))
-        )
+        return outputs([self.api, self.worker])
 
     def terminate(self) -> dict[str, int | None]:
-        codes: dict[str, int | None] = {}
-        for name, process in (("api", self.api), ("worker", self.worker)):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name, process in (("api", self.api), ("worker", self.worker)):
-            try:
-                codes[name] = process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[name] = None
-        return codes
+        return stop_all([self.api, self.worker], grace=15)
 
 
 def start_services(project: Path, redis_url: str, logs: Path) -> Services:
@@ -128,45 +89,35 @@ def start_services(project: Path, redis_url: str, logs: Path) -> Services:
         }
     )
     service_dir = project / "services" / "api"
-    processes = {}
-    for name, entry in (("api", "dist/server.js"), ("worker", "dist/worker.js")):
-        log = (logs / f"{name}.log").open("wb")
-        processes[name] = subprocess.Popen(
-            [str(NODE), entry], cwd=service_dir, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    services = Services(
-        f"http://127.0.0.1:{port}", env["QUEUE_PREFIX"], processes["api"], processes["worker"], logs
+    api = start_process("api", [str(NODE), "dist/server.js"], service_dir, env, logs)
+    worker = start_process("worker", [str(NODE), "dist/worker.js"], service_dir, env, logs)
+    services = Services(f"http://127.0.0.1:{port}", env["QUEUE_PREFIX"], api, worker)
+    wait_until(
+        lambda: http("GET", f"{services.base_url}/readyz").status == 200,
+        "the API to be ready",
+        [api],
+        timeout=20,
     )
-    for _ in range(200):
-        if services.api.poll() is not None:
-            pytest.fail(f"the API exited with {services.api.returncode}\n{services.log_tail()}")
-        try:
-            if http("GET", f"{services.base_url}/readyz")[0] == 200:
-                return services
-        except OSError:
-            pass
-        time.sleep(0.1)
-    services.terminate()
-    pytest.fail(f"the API never became ready\n{services.log_tail()}")
-
-
-DELETE_KEYS = "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end"
+    return services
 
 
 def stop_services(services: Services, redis_url: str) -> None:
     services.terminate()
-    redis_command(redis_url, "EVAL", DELETE_KEYS, "0", f"{services.queue_prefix}:*")
+    delete_redis_keys(redis_url, f"{services.queue_prefix}:*")
 
 
 def wait_for_job(services: Services, job_id: str) -> dict[str, Any]:
-    for _ in range(600):
-        status, _, body = http("GET", f"{services.base_url}/v1/jobs/{job_id}")
-        assert status == 200, body
-        job = json.loads(body)
-        if job["state"] in ("completed", "failed"):
-            return job
-        time.sleep(0.1)
-    pytest.fail(f"job {job_id} never finished\n{services.log_tail()}")
+    job: dict[str, Any] = {}
+
+    def finished() -> bool:
+        nonlocal job
+        reply = http("GET", f"{services.base_url}/v1/jobs/{job_id}")
+        assert reply.status == 200, reply.body
+        job = reply.json()
+        return job["state"] in ("completed", "failed")
+
+    wait_until(finished, f"job {job_id}", [services.api, services.worker], timeout=60)
+    return job
 
 
 def expected_digest(text: str, rounds: int) -> str:
@@ -215,12 +166,13 @@ def test_default_node_api_passes_its_own_check_against_real_redis(
 
 def test_built_api_creates_and_reads_a_note(default_services: Services) -> None:
     """The built server serves the example resource over real HTTP."""
-    status, _, note = post_json(
+    created = post_json(
         f"{default_services.base_url}/v1/notes", {"title": "Ship it", "tags": ["release"]}
     )
-    assert status == 201
-    status, _, body = http("GET", f"{default_services.base_url}/v1/notes/{note['id']}")
-    assert (200, note) == (status, json.loads(body))
+    assert created.status == 201
+    note = created.json()
+    reply = http("GET", f"{default_services.base_url}/v1/notes/{note['id']}")
+    assert (200, note) == (reply.status, reply.json())
 
 
 def test_built_worker_completes_a_job_submitted_through_the_api(
@@ -228,10 +180,9 @@ def test_built_worker_completes_a_job_submitted_through_the_api(
 ) -> None:
     """A job posted to the API is processed by the separate worker process, result visible."""
     data = {"text": "hello from pytest", "rounds": 5000}
-    status, _, job = post_json(
-        f"{default_services.base_url}/v1/jobs", {"type": "digest", "data": data}
-    )
-    assert status == 202
+    reply = post_json(f"{default_services.base_url}/v1/jobs", {"type": "digest", "data": data})
+    assert reply.status == 202
+    job = reply.json()
     finished = wait_for_job(default_services, job["id"])
     assert "completed" == finished["state"], default_services.log_tail()
     assert expected_digest(data["text"], data["rounds"]) == finished["result"]["digest"]
@@ -240,18 +191,23 @@ def test_built_worker_completes_a_job_submitted_through_the_api(
 def test_built_api_answers_bad_input_with_problem_json(default_services: Services) -> None:
     """Malformed JSON, unknown fields and an oversized body get 4xx application/problem+json."""
     url = f"{default_services.base_url}/v1/notes"
-    malformed = http("POST", url, b'{"title": ')
-    unknown = http("POST", url, json.dumps({"title": "x", "isAdmin": True}).encode())
-    wrong_type = http("POST", url, json.dumps({"title": 42}).encode())
-    oversized = http("POST", url, json.dumps({"title": "x", "body": "y" * 2_000_000}).encode())
-    for (status, content_type, body), expected in (
+    malformed = http("POST", url, b'{"title": ', JSON)
+    unknown = http("POST", url, json.dumps({"title": "x", "isAdmin": True}).encode(), JSON)
+    wrong_type = http("POST", url, json.dumps({"title": 42}).encode(), JSON)
+    oversized = http(
+        "POST", url, json.dumps({"title": "x", "body": "y" * 2_000_000}).encode(), JSON
+    )
+    for reply, expected in (
         (malformed, 400),
         (unknown, 400),
         (wrong_type, 400),
         (oversized, 413),
     ):
-        assert (expected, "application/problem+json") == (status, content_type.split(";")[0])
-        assert expected == json.loads(body)["status"]
+        assert (expected, "application/problem+json") == (
+            reply.status,
+            reply.content_type.split(";")[0],
+        )
+        assert expected == reply.json()["status"]
 
 
 def test_built_api_and_worker_exit_0_on_sigterm(default_services: Services) -> None:
@@ -274,7 +230,9 @@ def test_realtime_variant_passes_its_own_check(
 def test_realtime_variant_streams_a_jobs_completion_over_sse(realtime_services: Services) -> None:
     """GET /v1/jobs/:id/events streams progress, then `completed` with the result, then ends."""
     data = {"text": "live", "rounds": 50_000}
-    _, _, job = post_json(f"{realtime_services.base_url}/v1/jobs", {"type": "digest", "data": data})
+    job = post_json(
+        f"{realtime_services.base_url}/v1/jobs", {"type": "digest", "data": data}
+    ).json()
     request = urllib.request.Request(f"{realtime_services.base_url}/v1/jobs/{job['id']}/events")
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")

@@ -5,23 +5,17 @@ each costs an install and a check on a small machine."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import run, tool_env
+from processes import Process, free_port, http, post_json, start_process, wait_until
 
 pytestmark = pytest.mark.generated
 
@@ -62,52 +56,6 @@ def full_service(rendered_project: Callable[..., Path], redis_url: str) -> Path:
 # Processes ########################################################################################
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def http(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], Any]:
-    """One HTTP request; returns status, headers (lower-case names) and the decoded JSON body."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, raw, head = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, head = error.code, error.read(), error.headers
-    return status, {k.lower(): v for k, v in head.items()}, json.loads(raw) if raw else None
-
-
-def post_json(url: str, payload: object, **headers: str) -> tuple[int, dict[str, str], Any]:
-    body = json.dumps(payload).encode()
-    return http("POST", url, body, {"content-type": "application/json", **headers})
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return f"--- {self.name} output ---\n{self.log.read_text(errors='replace')[-6000:]}"
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code (killed, and a failure, if it outlives the grace period)."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout=SHUTDOWN_GRACE)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-            pytest.fail(f"{self.name} ignored SIGTERM for {SHUTDOWN_GRACE}s\n{self.output()}")
-
-
 @dataclass
 class RunningService:
     url: str
@@ -124,12 +72,7 @@ def start_service(
     venv_bin = full_service / ".venv" / "bin"
 
     def spawn(name: str, command: list[str], env: dict[str, str]) -> Process:
-        log = tmp_path / f"{name}.log"
-        with log.open("wb") as sink:
-            popen = subprocess.Popen(
-                command, cwd=full_service, env={**os.environ, **env}, stdout=sink, stderr=sink
-            )
-        process = Process(name, popen, log)
+        process = start_process(name, command, full_service, {**os.environ, **env}, tmp_path)
         started.append(process)
         return process
 
@@ -156,21 +99,17 @@ def start_service(
             env,
         )
         service = RunningService(f"http://127.0.0.1:{port}", api, worker)
-        deadline = time.monotonic() + STARTUP_WAIT
-        while time.monotonic() < deadline:
-            for process in (api, worker):
-                if process.popen.poll() is not None:
-                    pytest.fail(f"{process.name} exited at start-up\n{process.output()}")
-            try:
-                if (
-                    http("GET", f"{service.url}/readyz")[0] == 200
-                    and " ready." in worker.log.read_text()
-                ):
-                    return service
-            except OSError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"not ready within {STARTUP_WAIT}s\n{api.output()}\n{worker.output()}")
+        wait_until(
+            lambda: (
+                http("GET", f"{service.url}/readyz").status == 200
+                and " ready." in worker.log.read_text()
+            ),
+            "the API and the worker to be ready",
+            [api, worker],
+            timeout=STARTUP_WAIT,
+            interval=0.2,
+        )
+        return service
 
     yield start
     for process in started:
@@ -193,30 +132,32 @@ class TestFullService:
         """Over HTTP: predictions from the real model, a job run by the worker, problem bodies."""
         service = start_service()
 
-        status, _, body = post_json(f"{service.url}/v1/predict", {"instances": [SETOSA]})
-        assert 200 == status
+        reply = post_json(f"{service.url}/v1/predict", {"instances": [SETOSA]})
+        assert 200 == reply.status
+        body = reply.json()
         assert "setosa" == body["predictions"][0]["label"]
         assert "1.0.0" == body["model_version"]
 
-        status, headers, job = post_json(
+        reply = post_json(
             f"{service.url}/v1/jobs",
             {"instances": [SETOSA] * 3},
             **{"Idempotency-Key": uuid.uuid4().hex},
         )
-        assert 202 == status
+        assert 202 == reply.status
+        location, job = reply.headers["location"], reply.json()
         deadline = time.monotonic() + JOB_WAIT
         while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
             time.sleep(0.2)
-            job = http("GET", f"{service.url}{headers['location']}")[2]
+            job = http("GET", f"{service.url}{location}").json()
         assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
 
-        status, headers, problem = http(
+        reply = http(
             "POST", f"{service.url}/v1/items", b'{"name": ', {"content-type": "application/json"}
         )
-        assert 422 == status
-        assert "application/problem+json" == headers["content-type"]
-        assert "json_invalid" == problem["errors"][0]["type"]
+        assert 422 == reply.status
+        assert "application/problem+json" == reply.content_type
+        assert "json_invalid" == reply.json()["errors"][0]["type"]
 
     def test_processes_exit_cleanly_on_sigterm(
         self, start_service: Callable[[], RunningService]
@@ -224,7 +165,10 @@ class TestFullService:
         """SIGTERM stops the API and the worker with exit code 0 within the grace period."""
         service = start_service()
 
-        codes = {"api": service.api.stop(), "worker": service.worker.stop()}
+        codes = {
+            "api": service.api.stop(SHUTDOWN_GRACE),
+            "worker": service.worker.stop(SHUTDOWN_GRACE),
+        }
 
         assert {"api": 0, "worker": 0} == codes, (
             f"{service.api.output()}\n{service.worker.output()}"

@@ -32,8 +32,8 @@ def next_release_edits(template: Path) -> None:
     edit(template / "template/.editorconfig", lambda s: s + "\n[*.json]\nindent_size = 2\n")
     # The template re-locked its dependencies (the content matters less than that it changed).
     for lockfile in [
-        *(template / "locks/npm").glob("*.json"),
-        *(template / "locks/uv").glob("*.lock"),
+        *(template / "generated/npm").glob("*.json"),
+        *(template / "generated/uv").glob("*.lock"),
     ]:
         edit(lockfile, lambda s: s.rstrip("\n") + "\n\n")
 

@@ -8,8 +8,10 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-# Set by the request-id middleware for the duration of a request.
+# Set by the request-id middleware for the duration of a request (and by the worker for a job
+# that a request queued): the caller's `X-Request-ID` and W3C `traceparent`.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
 
@@ -27,6 +29,10 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        traceparent = traceparent_var.get()
+        if traceparent:
+            entry["trace_id"] = traceparent.split("-")[1]
+            entry["traceparent"] = traceparent
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value

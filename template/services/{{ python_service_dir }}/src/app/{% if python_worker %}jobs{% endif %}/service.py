@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from app.core.config import Settings
+from app.core.logging import request_id_var, traceparent_var
 from app.jobs.work import TASK_NAME, JobCreate, JobResult
 
 
@@ -94,8 +95,10 @@ async def submit_job(
     await redis.set(job_key, TASK_NAME, ex=ttl)
     try:
         # Publishing is blocking network I/O: keep it off the event loop.
+        # The request's id and trace travel as message headers: the worker logs them (tasks.py).
+        headers = {"request_id": request_id_var.get(), "traceparent": traceparent_var.get()}
         await anyio.to_thread.run_sync(
-            lambda: celery.send_task(TASK_NAME, args=[payload], task_id=job_id)
+            lambda: celery.send_task(TASK_NAME, args=[payload], task_id=job_id, headers=headers)
         )
     except BaseException:
         await redis.delete(claim_key, job_key)  # let the client retry with the same key

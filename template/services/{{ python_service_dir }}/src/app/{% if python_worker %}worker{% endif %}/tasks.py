@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from contextvars import Token
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
+from app.core.logging import request_id_var, traceparent_var
 from app.jobs import work
 from app.jobs.errors import TransientJobError
 from app.worker.celery import RETRY_BACKOFF_MAX, app
@@ -28,6 +31,34 @@ def _warm_up(**_: object) -> None:
     work.warm_up()
 
 
+logger = logging.getLogger(__name__)
+# Context tokens of the task running in this process (one at a time: prefetch is 1 per process).
+_TOKENS: dict[str, tuple[Token[str | None], Token[str | None]]] = {}
+
+
+def _header(task: Task[Any, Any], name: str) -> str | None:
+    # Custom message headers are attributes of the request context (older clients nest them).
+    value = getattr(task.request, name, None) or (task.request.headers or {}).get(name)
+    return value if isinstance(value, str) else None
+
+
+@task_prerun.connect
+def _bind_request(task_id: str, task: Task[Any, Any], **_: object) -> None:
+    # The id and trace of the request that queued the job appear in every log line of its run.
+    _TOKENS[task_id] = (
+        request_id_var.set(_header(task, "request_id")),
+        traceparent_var.set(_header(task, "traceparent")),
+    )
+
+
+@task_postrun.connect
+def _unbind_request(task_id: str, **_: object) -> None:
+    tokens = _TOKENS.pop(task_id, None)
+    if tokens:
+        request_id_var.reset(tokens[0])
+        traceparent_var.reset(tokens[1])
+
+
 @app.task(name=work.TASK_NAME, bind=True, pydantic=True, **RETRY_TRANSIENT_ERRORS)
 def run_job(self: Task[Any, Any], job_create: work.JobCreate) -> work.JobResult:
     """Run one job, reporting progress as the PROGRESS state."""
@@ -35,4 +66,5 @@ def run_job(self: Task[Any, Any], job_create: work.JobCreate) -> work.JobResult:
     def report(done: int, total: int) -> None:
         self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
+    logger.info("job started", extra={"job_id": self.request.id})
     return work.run(job_create, report)

@@ -1,0 +1,242 @@
+"""Generated-project tier for hybrid: render once, install both halves from their lockfiles, run each
+half's own checks, then start all five processes (Node gateway and its BullMQ worker, the ML
+service and its Celery worker, on the real Redis) and drive everything through the gateway only."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import NODE, run, tool_env
+from processes import (
+    Process,
+    Reply,
+    delete_redis_keys,
+    free_port,
+    http,
+    outputs,
+    post_json,
+    start_process,
+    stop_all,
+    wait_until,
+)
+
+pytestmark = pytest.mark.generated
+
+HYBRID = {"architecture": "hybrid", "ml": "core"}
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+UV_BIN_DIR = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def project(rendered_project: Callable[..., Path], redis_url: str) -> Path:
+    """hybrid, rendered and installed: `npm ci` at the root, `uv sync --locked` in services/ml."""
+    root = rendered_project(**HYBRID)
+    run(["npm", "ci"], cwd=root)
+    run(["uv", "sync", "--locked"], cwd=root / "services/ml", env=python_env(redis_url))
+    return root
+
+
+def python_env(redis_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": f"{UV_BIN_DIR}{os.pathsep}{tool_env()['PATH']}",
+        "REDIS_URL": redis_url,
+        **extra,
+    }
+
+
+@dataclass
+class Hybrid:
+    """The five processes of a hybrid project, and how to reach and restart them."""
+
+    gateway_url: str
+    ml_url: str
+    processes: dict[str, Process]
+    start_ml: Callable[[], Process]
+
+    def log(self) -> str:
+        return outputs(list(self.processes.values()))
+
+    def predict(self, **headers: str) -> Reply:
+        return post_json(f"{self.gateway_url}/v1/predictions", {"instances": [SETOSA]}, **headers)
+
+    def wait_for_job(self, job_id: str) -> dict[str, object]:
+        job: dict[str, object] = {}
+
+        def finished() -> bool:
+            nonlocal job
+            reply = http("GET", f"{self.gateway_url}/v1/jobs/{job_id}")
+            assert 200 == reply.status, reply.body
+            job = reply.json()
+            return job["state"] in ("completed", "failed")
+
+        wait_until(finished, f"job {job_id}", list(self.processes.values()), timeout=60)
+        return job
+
+
+@pytest.fixture(scope="module")
+def hybrid(
+    project: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hybrid]:
+    """All five processes, each with its own port, queue prefix and Celery queue on the real Redis."""
+    run(["npm", "run", "build"], cwd=project)
+    logs = tmp_path_factory.mktemp("hybrid-logs")
+    unique = uuid.uuid4().hex[:12]
+    gateway_port, ml_port = free_port(), free_port()
+    ml_url = f"http://127.0.0.1:{ml_port}"
+    node_env = tool_env(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(gateway_port),
+            "REDIS_URL": redis_url,
+            "QUEUE_PREFIX": f"pytest-{unique}",
+            "LOG_LEVEL": "info",
+            "ML_SERVICE_URL": ml_url,
+        }
+    )
+    ml_env = {
+        **os.environ,
+        **python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info"),
+    }
+    ml_dir, api_dir = project / "services/ml", project / "services/api"
+    venv = ml_dir / ".venv/bin"
+    processes: dict[str, Process] = {}
+    starts = 0
+
+    def start_ml() -> Process:
+        nonlocal starts
+        starts += 1
+        command = [str(venv / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(ml_port)]
+        processes["ml"] = start_process("ml", command, ml_dir, ml_env, logs, f"ml-{starts}")
+        return processes["ml"]
+
+    start_ml()
+    processes["celery"] = start_process(
+        "celery",
+        [str(venv / "celery"), "-A", "app.worker", "worker", "--loglevel=INFO", "--concurrency=1",
+         "--hostname", f"hybrid-{unique}@%h"],
+        ml_dir, ml_env, logs,
+    )  # fmt: skip
+    processes["gateway"] = start_process(
+        "gateway", [str(NODE), "dist/server.js"], api_dir, node_env, logs
+    )
+    processes["worker"] = start_process(
+        "worker", [str(NODE), "dist/worker.js"], api_dir, node_env, logs
+    )
+    started = Hybrid(f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml)
+    wait_until(
+        lambda: (
+            http("GET", f"{started.gateway_url}/readyz").status == 200
+            and " ready." in processes["celery"].log.read_text()
+        ),
+        "the gateway (ML service included) and the Celery worker to be ready",
+        list(processes.values()),
+    )
+    yield started
+    stop_all(list(processes.values()))
+    delete_redis_keys(redis_url, f"pytest-{unique}:*")
+    delete_redis_keys(redis_url, f"hybrid-{unique}*")
+    delete_redis_keys(redis_url, "celery-task-meta-*")  # results of this run's jobs expire anyway
+
+
+class TestHybridProject:
+    def test_node_half_passes_its_own_check(self, project: Path, redis_url: str) -> None:
+        """`npm run check`: lint, typecheck (Zod vs the generated ML types), tests, drift of the
+        generated TypeScript against the ML service's committed OpenAPI."""
+        result = run(["npm", "run", "check"], cwd=project, env={"REDIS_URL": redis_url})
+        assert "fail 0" in result.stdout
+
+    def test_ml_half_passes_its_own_check(self, project: Path, redis_url: str) -> None:
+        """`make check` in services/ml: ruff, mypy, pytest with a real Celery worker and model."""
+        run(["make", "check"], cwd=project / "services/ml", env=python_env(redis_url))
+
+    def test_prediction_through_the_gateway_comes_from_the_real_model(self, hybrid: Hybrid) -> None:
+        """POST /v1/predictions on the gateway answers with the ML service's ONNX model."""
+        reply = hybrid.predict()
+        assert 200 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+        body = reply.json()
+        assert "setosa" == body["predictions"][0]["label"]
+        assert "1.0.0" == body["model_version"]
+
+    def test_gateway_refuses_an_invalid_prediction_without_calling_the_ml_service(
+        self, hybrid: Hybrid
+    ) -> None:
+        """Zod validation at the gateway: a 400 problem naming the field."""
+        reply = post_json(f"{hybrid.gateway_url}/v1/predictions", {"instances": [{"sepal": 1}]})
+        assert (400, "application/problem+json") == (reply.status, reply.content_type.split(";")[0])
+
+    def test_request_id_and_trace_reach_the_ml_service_and_the_celery_task_logs(
+        self, hybrid: Hybrid
+    ) -> None:
+        """One request id and one trace id appear in the gateway, ML service and Celery logs."""
+        request_id = f"trace-test-{uuid.uuid4().hex}"
+        trace_id = uuid.uuid4().hex
+        reply = post_json(
+            f"{hybrid.gateway_url}/v1/jobs",
+            {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 2}},
+            **{"x-request-id": request_id, "traceparent": f"00-{trace_id}-{'1' * 16}-01"},
+        )
+        assert 202 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+        hybrid.wait_for_job(reply.json()["id"])
+        for name in ("gateway", "ml", "celery"):
+            log = hybrid.processes[name].log.read_text()
+            assert request_id in log, f"request id missing from the {name} log\n{hybrid.log()}"
+            assert trace_id in log, f"trace id missing from the {name} log\n{hybrid.log()}"
+
+    def test_ml_job_runs_to_completion_on_celery(self, hybrid: Hybrid) -> None:
+        """An `ml-batch-predict` job goes to the ML service, runs on Celery, is read via /v1/jobs."""
+        reply = post_json(
+            f"{hybrid.gateway_url}/v1/jobs",
+            {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 3}},
+        )
+        assert 202 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+        assert reply.json()["id"].startswith("ml:")
+        job = hybrid.wait_for_job(reply.json()["id"])
+        assert "completed" == job["state"], f"{job}\n{hybrid.log()}"
+        assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]  # type: ignore[index]
+
+    def test_gateway_job_runs_to_completion_on_bullmq(self, hybrid: Hybrid) -> None:
+        """A `digest` job still runs on the gateway's own BullMQ worker."""
+        reply = post_json(
+            f"{hybrid.gateway_url}/v1/jobs",
+            {"type": "digest", "data": {"text": "hi", "rounds": 10}},
+        )
+        assert 202 == reply.status, reply.body
+        job = hybrid.wait_for_job(reply.json()["id"])
+        assert "completed" == job["state"], f"{job}\n{hybrid.log()}"
+
+    def test_gateway_answers_503_while_the_ml_service_is_down_and_recovers(
+        self, hybrid: Hybrid
+    ) -> None:
+        """ML service stopped: 503 problem+json, then the circuit opens; restarted: 200 again."""
+        assert 0 == hybrid.processes["ml"].stop(), hybrid.log()
+
+        down = hybrid.predict()
+        assert (503, "application/problem+json") == (down.status, down.content_type.split(";")[0])
+        for _ in range(5):  # enough failures in a row to open the circuit
+            hybrid.predict()
+        assert 503 == hybrid.predict().status
+        assert 503 == http("GET", f"{hybrid.gateway_url}/readyz").status
+
+        hybrid.start_ml()
+        wait_until(
+            lambda: http("GET", f"{hybrid.ml_url}/readyz").status == 200,
+            "the ML service to come back",
+            [hybrid.processes["ml"]],
+        )
+        wait_until(
+            lambda: hybrid.predict().status == 200,
+            "the gateway to recover (circuit closed again)",
+            list(hybrid.processes.values()),
+            timeout=30,
+        )
+
+    def test_every_process_exits_0_on_sigterm(self, hybrid: Hybrid) -> None:
+        """SIGTERM: gateway, gateway worker, ML service and Celery worker all exit 0 (last test)."""
+        codes = stop_all(list(hybrid.processes.values()))
+        assert {"gateway": 0, "worker": 0, "ml": 0, "celery": 0} == codes, hybrid.log()
