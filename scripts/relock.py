@@ -62,12 +62,13 @@ UV_VARIANTS: dict[str, dict[str, str]] = {
 }
 
 
-def with_realtime(variants: dict[str, dict[str, str]], has_jobs: str) -> dict[str, dict[str, str]]:
-    """Each variant, plus a `-realtime` one where realtime changes the routes (jobs present)."""
+def with_realtime(variants: dict[str, dict[str, str]], *has_jobs: str) -> dict[str, dict[str, str]]:
+    """Each variant, plus a `-realtime` one where realtime changes the routes (jobs present: the
+    variant's name contains one of `has_jobs`)."""
     result: dict[str, dict[str, str]] = {}
     for name, answers in variants.items():
         result[name] = {**answers, "realtime": "false"}
-        if has_jobs in name:
+        if any(marker in name for marker in has_jobs):
             result[f"{name}-realtime"] = {**answers, "realtime": "true"}
     return result
 
@@ -131,7 +132,8 @@ def ensure_placeholders() -> None:
 
 
 def node_openapi_variants() -> dict[str, dict[str, str]]:
-    return with_realtime(NPM_VARIANTS, "jobs")
+    # The hybrid gateway has job routes (the ML service's jobs) even without a worker of its own.
+    return with_realtime(NPM_VARIANTS, "jobs", "gateway")
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:

@@ -4,6 +4,7 @@ service and its Celery worker, on the real Redis) and drive everything through t
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
@@ -28,7 +29,8 @@ from processes import (
 
 pytestmark = pytest.mark.generated
 
-HYBRID = {"architecture": "hybrid", "ml": "core"}
+# realtime on: the richest hybrid, whose gateway also streams ML jobs' progress over SSE.
+HYBRID = {"architecture": "hybrid", "ml": "core", "realtime": True}
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 UV_BIN_DIR = Path(sys.executable).parent
 
@@ -200,6 +202,26 @@ class TestHybridProject:
         assert "completed" == job["state"], f"{job}\n{hybrid.log()}"
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]  # type: ignore[index]
 
+    def test_ml_job_progress_streams_through_the_gateway(self, hybrid: Hybrid) -> None:
+        """GET /v1/jobs/ml:<id>/events streams the Celery job in the gateway's event format and
+        ends once the job has completed."""
+        reply = post_json(
+            f"{hybrid.gateway_url}/v1/jobs",
+            {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 2}},
+        )
+        assert 202 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+        job_id = reply.json()["id"]
+        stream = http("GET", f"{hybrid.gateway_url}/v1/jobs/{job_id}/events", timeout=60)
+        assert (200, "text/event-stream") == (stream.status, stream.content_type.split(";")[0])
+        events = [
+            json.loads(block.split("data: ", 1)[1])
+            for block in stream.body.decode().split("\n\n")
+            if block.startswith("event:")
+        ]
+        assert {"event": "progress", "jobId": job_id, "progress": 100} in events, events
+        assert ("completed", job_id) == (events[-1]["event"], events[-1]["jobId"]), events
+        assert ["setosa"] * 2 == [p["label"] for p in events[-1]["result"]["predictions"]]
+
     def test_gateway_job_runs_to_completion_on_bullmq(self, hybrid: Hybrid) -> None:
         """A `digest` job still runs on the gateway's own BullMQ worker."""
         reply = post_json(
@@ -213,11 +235,13 @@ class TestHybridProject:
     def test_gateway_answers_503_while_the_ml_service_is_down_and_recovers(
         self, hybrid: Hybrid
     ) -> None:
-        """ML service stopped: 503 problem+json, then the circuit opens; restarted: 200 again."""
+        """ML service stopped: 503 problem+json with Retry-After, then the circuit opens; restarted:
+        200 again."""
         assert 0 == hybrid.processes["ml"].stop(), hybrid.log()
 
         down = hybrid.predict()
         assert (503, "application/problem+json") == (down.status, down.content_type.split(";")[0])
+        assert down.headers.get("retry-after", "").isdigit(), down.headers  # whole seconds
         for _ in range(5):  # enough failures in a row to open the circuit
             hybrid.predict()
         assert 503 == hybrid.predict().status
@@ -240,3 +264,19 @@ class TestHybridProject:
         """SIGTERM: gateway, gateway worker, ML service and Celery worker all exit 0 (last test)."""
         codes = stop_all(list(hybrid.processes.values()))
         assert {"gateway": 0, "worker": 0, "ml": 0, "celery": 0} == codes, hybrid.log()
+
+
+class TestHybridWithoutBackgroundJobs:
+    def test_gateway_still_fronts_the_ml_jobs_and_passes_its_check(
+        self, rendered_project: Callable[..., Path], redis_url: str
+    ) -> None:
+        """background_jobs=false: no BullMQ worker, but the ML service keeps its Celery worker, so
+        the gateway keeps /v1/jobs (and its events) for ML jobs; `npm run check` passes."""
+        root = rendered_project(**HYBRID, background_jobs=False)
+        api = root / "services/api"
+        assert not (api / "src/worker.ts").exists()
+        assert (api / "src/routes/v1/jobs/index.ts").exists()
+        assert (api / "src/routes/v1/jobs/events.ts").exists()
+        run(["npm", "ci"], cwd=root)
+        result = run(["npm", "run", "check"], cwd=root, env={"REDIS_URL": redis_url})
+        assert "fail 0" in result.stdout

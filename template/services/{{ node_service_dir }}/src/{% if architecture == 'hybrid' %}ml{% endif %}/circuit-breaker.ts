@@ -28,6 +28,12 @@ export class CircuitBreaker {
     return this.now() - this.#openedAt >= this.resetAfterMs ? 'half-open' : 'open';
   }
 
+  /** How long until the circuit lets a trial call through: 0 unless it is open. */
+  get msUntilHalfOpen(): number {
+    if (this.state !== 'open') return 0;
+    return this.resetAfterMs - (this.now() - this.#openedAt);
+  }
+
   /** Run `call` through the circuit; `isFailure` says which errors count against the service. */
   async run<T>(call: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
     const state = this.state;
