@@ -5,8 +5,6 @@ service and its Celery worker, on the real Redis) and drive everything through t
 from __future__ import annotations
 
 import json
-import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +30,6 @@ pytestmark = pytest.mark.generated
 # realtime on: the richest hybrid, whose gateway also streams ML jobs' progress over SSE.
 HYBRID = {"architecture": "hybrid", "ml": "core", "realtime": True}
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-UV_BIN_DIR = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +43,6 @@ def project(rendered_project: Callable[..., Path], redis_url: str) -> Path:
 
 def python_env(redis_url: str, **extra: str) -> dict[str, str]:
     return {
-        "PATH": f"{UV_BIN_DIR}{os.pathsep}{tool_env()['PATH']}",
         "REDIS_URL": redis_url,
         **extra,
     }
@@ -101,10 +97,7 @@ def hybrid(
             "ML_SERVICE_URL": ml_url,
         }
     )
-    ml_env = {
-        **os.environ,
-        **python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info"),
-    }
+    ml_env = tool_env(python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info"))
     ml_dir, api_dir = project / "services/ml", project / "services/api"
     venv = ml_dir / ".venv/bin"
     processes: dict[str, Process] = {}

@@ -5,8 +5,6 @@ each costs an install and a check on a small machine."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,8 +17,6 @@ from processes import Process, free_port, http, post_json, start_process, wait_u
 
 pytestmark = pytest.mark.generated
 
-# uv from this repo's virtualenv (beside the interpreter running the tests).
-UV_BIN_DIR = Path(sys.executable).parent
 FULL = {"architecture": "python-api", "ml": "core"}
 JOBS_WITHOUT_MODEL = {"architecture": "python-api", "ml": "none", "background_jobs": True}
 HYBRID = {"architecture": "hybrid"}
@@ -33,9 +29,8 @@ SHUTDOWN_GRACE = 30.0
 
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The generated service's environment: uv on PATH, the test Redis, a private job queue."""
+    """The generated service's environment: the test Redis and a private job queue."""
     return {
-        "PATH": f"{UV_BIN_DIR}{os.pathsep}{tool_env()['PATH']}",
         "REDIS_URL": redis_url,
         "JOBS_QUEUE": f"tier2-{uuid.uuid4().hex[:12]}",
         **extra,
@@ -72,7 +67,7 @@ def start_service(
     venv_bin = full_service / ".venv" / "bin"
 
     def spawn(name: str, command: list[str], env: dict[str, str]) -> Process:
-        process = start_process(name, command, full_service, {**os.environ, **env}, tmp_path)
+        process = start_process(name, command, full_service, tool_env(env), tmp_path)
         started.append(process)
         return process
 
