@@ -59,6 +59,11 @@ export function setErrorHandlers(app: FastifyInstance): void {
         problem(request, 400, 'The request is invalid.', fieldErrors(error)),
       );
     }
+    if (error.code === 'FST_UNDER_PRESSURE') {
+      // Load shedding, not a fault: no stack to log, which would only add to the load.
+      request.log.warn('refused: under pressure');
+      return sendProblem(reply, problem(request, 503, 'The server is busy; retry shortly.'));
+    }
     if (status >= 500 && !(error instanceof HttpProblem)) {
       request.log.error({ err: error }, 'request failed');
       return sendProblem(reply, problem(request, status, 'Something went wrong on our side.'));

@@ -48,7 +48,11 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery"):
+    for name in ("uvicorn", "uvicorn.error", "celery"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)  # follow LOG_LEVEL, not the level uvicorn set
         logger.propagate = True
+    # app.core.middleware logs every request once, with its id; uvicorn's own access line would
+    # log it a second time (and cost as much again).
+    logging.getLogger("uvicorn.access").disabled = True
