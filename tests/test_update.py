@@ -13,7 +13,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import commit_all, copy_project, edit, git, run, snapshot_template
+from conftest import TEMPLATE_ROOT, commit_all, copy_project, edit, git, run, snapshot_template
 
 
 def next_release_edits(template: Path) -> None:
@@ -217,3 +217,10 @@ def test_node_api_grown_into_hybrid_passes_its_checks(
     run(["npm", "install"], cwd=project)
     run(["npm", "run", "check"], cwd=project, env={"REDIS_URL": redis_url})
     run(["make", "install", "check"], cwd=project / "services/ml", env={"REDIS_URL": redis_url})
+
+
+def test_every_question_has_a_default_so_updates_never_ask() -> None:
+    """`copier update --defaults` (and bots) never stop at a question added by a later release."""
+    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    questions = {name: spec for name, spec in config.items() if not name.startswith("_")}
+    assert [] == [name for name, spec in questions.items() if "default" not in spec]
