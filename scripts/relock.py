@@ -5,9 +5,9 @@ this repo (uncommitted changes included), runs the real tool in it, and writes t
 with the probe's names replaced by the Jinja expressions the template renders:
 
 - generated/uv/<python_deps>.uv.lock             `uv lock` of the Python service
-- generated/openapi/python-<variant>.json         its OpenAPI (`python -m app.openapi`)
+- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`)
 - generated/npm/<node_deps>.package-lock.json     `npm install --package-lock-only` of the workspaces
-- generated/openapi/node-<variant>.json           the Node API's OpenAPI (`npm run openapi`)
+- generated/openapi/node-<node_routes>.json       the Node API's OpenAPI (`npm run openapi`)
 - generated/openapi/python-<variant>.ts           hybrid: the ML service's OpenAPI as TypeScript
                                                   types (openapi-typescript), for packages/contracts
 
@@ -47,19 +47,32 @@ PYTHON_NAME = "{{ project_slug }}-{{ python_service_dir }}"
 PYTHON_TITLE = "{{ project_name }} {{ 'ML service' if python_service_dir == 'ml' else 'API' }}"
 
 HYBRID = {"architecture": "hybrid", "ml": "core"}
-# node_deps value -> answers that produce it.
-NPM_VARIANTS: dict[str, dict[str, str]] = {
+# node_routes value -> answers that produce it (the OpenAPI documents depend on these alone).
+NODE_ROUTES: dict[str, dict[str, str]] = {
     "jobs": {"architecture": "node-api", "background_jobs": "true"},
     "web": {"architecture": "node-api", "background_jobs": "false"},
     "jobs-gateway": {**HYBRID, "background_jobs": "true"},
     "web-gateway": {**HYBRID, "background_jobs": "false"},
 }
-# python_deps value -> answers that produce it (python-api renders the service at services/api).
-UV_VARIANTS: dict[str, dict[str, str]] = {
+# python_routes value -> answers that produce it (python-api renders the service at services/api).
+PYTHON_ROUTES: dict[str, dict[str, str]] = {
     "web": {"architecture": "python-api", "ml": "none", "background_jobs": "false"},
     "web-worker": {"architecture": "python-api", "ml": "none", "background_jobs": "true"},
     "model-worker": {"architecture": "python-api", "ml": "core", "background_jobs": "true"},
 }
+
+
+def with_database(routes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """node_deps / python_deps value -> answers: each route set without and with PostgreSQL."""
+    result: dict[str, dict[str, str]] = {}
+    for name, answers in routes.items():
+        result[name] = {**answers, "database": "none"}
+        result[f"{name}-postgres"] = {**answers, "database": "postgres"}
+    return result
+
+
+NPM_VARIANTS = with_database(NODE_ROUTES)
+UV_VARIANTS = with_database(PYTHON_ROUTES)
 
 
 def with_realtime(variants: dict[str, dict[str, str]], *has_jobs: str) -> dict[str, dict[str, str]]:
@@ -133,11 +146,18 @@ def ensure_placeholders() -> None:
 
 def node_openapi_variants() -> dict[str, dict[str, str]]:
     # The hybrid gateway has job routes (the ML service's jobs) even without a worker of its own.
-    return with_realtime(NPM_VARIANTS, "jobs", "gateway")
+    return with_realtime(
+        {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()},
+        "jobs",
+        "gateway",
+    )
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:
-    return with_realtime(UV_VARIANTS, "worker")
+    return with_realtime(
+        {name: {**answers, "database": "none"} for name, answers in PYTHON_ROUTES.items()},
+        "worker",
+    )
 
 
 def ml_types() -> dict[str, dict[str, str]]:

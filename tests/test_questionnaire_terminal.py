@@ -27,6 +27,8 @@ PROMPTS = [
     "What matters most right now?",
     "Is there CPU-heavy or long-running work",
     "Architecture to generate (from your answers we recommend: ",
+    "Where does the example domain keep its data?",
+    "Where will it run beyond one machine?",
 ]
 
 
