@@ -1,6 +1,7 @@
-"""Generated-project tier for hybrid: render once, install both halves from their lockfiles, run each
-half's own checks, then start all five processes (Node gateway and its BullMQ worker, the ML
-service and its Celery worker, on the real Redis) and drive everything through the gateway only."""
+"""Generated-project tier for hybrid: render once, install both halves from their lockfiles, migrate
+the gateway's throwaway PostgreSQL database (the ML service has none), run each half's own checks,
+then start all five processes (Node gateway and its BullMQ worker, the ML service and its Celery
+worker, on the real Redis) and drive everything through the gateway only."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ def project(rendered_project: Callable[..., Path], redis_url: str) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def gateway_database(project: Path, create_database: Callable[[str], str]) -> str:
+    """The gateway's throwaway database, migrated by `npm run migrate`."""
+    url = create_database("hybrid_gateway")
+    output = run(["npm", "run", "migrate"], cwd=project, env={"DATABASE_URL": url}).stdout
+    assert "applied 0002-create-job-submissions" in output, output
+    return url
+
+
 def python_env(redis_url: str, **extra: str) -> dict[str, str]:
     return {
         "REDIS_URL": redis_url,
@@ -56,6 +66,7 @@ class Hybrid:
     ml_url: str
     processes: dict[str, Process]
     start_ml: Callable[[], Process]
+    start_gateway: Callable[[], Process]
 
     def log(self) -> str:
         return outputs(list(self.processes.values()))
@@ -79,7 +90,10 @@ class Hybrid:
 
 @pytest.fixture(scope="module")
 def hybrid(
-    project: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    project: Path,
+    redis_url: str,
+    gateway_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Hybrid]:
     """All five processes, each with its own port, queue prefix and Celery queue on the real Redis."""
     run(["npm", "run", "build"], cwd=project)
@@ -95,20 +109,26 @@ def hybrid(
             "QUEUE_PREFIX": f"pytest-{unique}",
             "LOG_LEVEL": "info",
             "ML_SERVICE_URL": ml_url,
+            "DATABASE_URL": gateway_database,
         }
     )
     ml_env = tool_env(python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info"))
     ml_dir, api_dir = project / "services/ml", project / "services/api"
     venv = ml_dir / ".venv/bin"
     processes: dict[str, Process] = {}
-    starts = 0
+    starts = {"ml": 0, "gateway": 0}
 
     def start_ml() -> Process:
-        nonlocal starts
-        starts += 1
+        starts["ml"] += 1
         command = [str(venv / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(ml_port)]
-        processes["ml"] = start_process("ml", command, ml_dir, ml_env, logs, f"ml-{starts}")
+        processes["ml"] = start_process("ml", command, ml_dir, ml_env, logs, f"ml-{starts['ml']}")
         return processes["ml"]
+
+    def start_gateway() -> Process:
+        starts["gateway"] += 1
+        command, log = [str(NODE), "dist/server.js"], f"gateway-{starts['gateway']}"
+        processes["gateway"] = start_process("gateway", command, api_dir, node_env, logs, log)
+        return processes["gateway"]
 
     start_ml()
     processes["celery"] = start_process(
@@ -117,13 +137,11 @@ def hybrid(
          "--hostname", f"hybrid-{unique}@%h"],
         ml_dir, ml_env, logs,
     )  # fmt: skip
-    processes["gateway"] = start_process(
-        "gateway", [str(NODE), "dist/server.js"], api_dir, node_env, logs
-    )
+    start_gateway()
     processes["worker"] = start_process(
         "worker", [str(NODE), "dist/worker.js"], api_dir, node_env, logs
     )
-    started = Hybrid(f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml)
+    started = Hybrid(f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml, start_gateway)
     wait_until(
         lambda: (
             http("GET", f"{started.gateway_url}/readyz").status == 200
@@ -140,10 +158,20 @@ def hybrid(
 
 
 class TestHybridProject:
-    def test_node_half_passes_its_own_check(self, project: Path, redis_url: str) -> None:
-        """`npm run check`: lint, typecheck (Zod vs the generated ML types), tests, drift of the
-        generated TypeScript against the ML service's committed OpenAPI."""
-        result = run(["npm", "run", "check"], cwd=project, env={"REDIS_URL": redis_url})
+    def test_only_the_gateway_has_a_database(self, project: Path) -> None:
+        """The gateway owns the tables; the ML service stays stateless (no migrations, no driver)."""
+        assert (project / "services/api/src/database/migrations/index.ts").is_file()
+        assert not (project / "services/ml/migrations").exists()
+        assert "DATABASE_URL" not in (project / "services/ml/.env.example").read_text()
+
+    def test_node_half_passes_its_own_check(
+        self, project: Path, redis_url: str, postgres_url: str
+    ) -> None:
+        """`npm run check`: lint, typecheck (Zod vs the generated ML types), tests (against a
+        database of their own), drift of the generated TypeScript against the ML service's
+        committed OpenAPI."""
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": postgres_url}
+        result = run(["npm", "run", "check"], cwd=project, env=env)
         assert "fail 0" in result.stdout
 
     def test_ml_half_passes_its_own_check(self, project: Path, redis_url: str) -> None:
@@ -225,6 +253,29 @@ class TestHybridProject:
         job = hybrid.wait_for_job(reply.json()["id"])
         assert "completed" == job["state"], f"{job}\n{hybrid.log()}"
 
+    def test_repeated_ml_job_after_a_gateway_restart_returns_the_same_job(
+        self, hybrid: Hybrid
+    ) -> None:
+        """The gateway stores ML jobs' idempotency keys in its database: after it restarts, the same
+        submit answers 200 with the first job."""
+        submit = {
+            "type": "ml-batch-predict",
+            "data": {"instances": [SETOSA]},
+            "idempotencyKey": f"batch-{uuid.uuid4().hex}",
+        }
+        first = post_json(f"{hybrid.gateway_url}/v1/jobs", submit)
+        assert 202 == first.status, f"{first.body!r}\n{hybrid.log()}"
+
+        assert 0 == hybrid.processes["gateway"].stop(), hybrid.log()
+        hybrid.start_gateway()
+        wait_until(
+            lambda: http("GET", f"{hybrid.gateway_url}/readyz").status == 200,
+            "the gateway to be ready again",
+            list(hybrid.processes.values()),
+        )
+        again = post_json(f"{hybrid.gateway_url}/v1/jobs", submit)
+        assert (200, first.json()["id"]) == (again.status, again.json()["id"]), again.body
+
     def test_gateway_answers_503_while_the_ml_service_is_down_and_recovers(
         self, hybrid: Hybrid
     ) -> None:
@@ -261,7 +312,7 @@ class TestHybridProject:
 
 class TestHybridWithoutBackgroundJobs:
     def test_gateway_still_fronts_the_ml_jobs_and_passes_its_check(
-        self, rendered_project: Callable[..., Path], redis_url: str
+        self, rendered_project: Callable[..., Path], redis_url: str, postgres_url: str
     ) -> None:
         """background_jobs=false: no BullMQ worker, but the ML service keeps its Celery worker, so
         the gateway keeps /v1/jobs (and its events) for ML jobs; `npm run check` passes."""
@@ -271,5 +322,6 @@ class TestHybridWithoutBackgroundJobs:
         assert (api / "src/routes/v1/jobs/index.ts").exists()
         assert (api / "src/routes/v1/jobs/events.ts").exists()
         run(["npm", "ci"], cwd=root)
-        result = run(["npm", "run", "check"], cwd=root, env={"REDIS_URL": redis_url})
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": postgres_url}
+        result = run(["npm", "run", "check"], cwd=root, env=env)
         assert "fail 0" in result.stdout

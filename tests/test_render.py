@@ -81,7 +81,8 @@ class TestEveryVariant:
         _, project = variant
         parsers = {
             ".yml": yaml.safe_load,
-            ".yaml": yaml.safe_load,
+            # Kubernetes manifests hold several documents per file.
+            ".yaml": lambda text: list(yaml.safe_load_all(text)),
             ".json": json.loads,
             ".toml": tomllib.loads,
             ".lock": tomllib.loads,  # uv.lock is TOML

@@ -59,7 +59,7 @@ export interface paths {
         put?: never;
         /**
          * Create Item
-         * @description Create an item.
+         * @description Create an item; names are unique, whatever their case.
          */
         post: operations["items-create_item"];
         delete?: never;
@@ -470,6 +470,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ItemPublic"];
+                };
+            };
+            /** @description An item with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */

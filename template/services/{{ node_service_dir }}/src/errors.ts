@@ -45,11 +45,34 @@ function fieldErrors(error: FastifyError): FieldError[] {
 }
 
 /**
+ * JSON bodies must be UTF-8. Fastify's own parser decodes invalid bytes to U+FFFD and accepts the
+ * mangled text; this one answers 400 instead, then parses exactly as Fastify does (prototype
+ * poisoning refused, empty bodies refused, the body limit applied before any of it).
+ */
+function refuseInvalidUtf8(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new HttpProblem(400, 'The body is not valid UTF-8.'), undefined);
+      return;
+    }
+    // Fastify's own parser answers through `done` and returns nothing.
+    void parseJson(request, text, done);
+  });
+}
+
+/**
  * Every error becomes an RFC 9457 problem. 4xx keep their (safe) message: bad JSON, validation,
  * body too large, rate limited. 5xx are logged with the request and answered with a generic
  * detail, so no stack trace, SQL or Redis message ever reaches a client.
  */
 export function setErrorHandlers(app: FastifyInstance): void {
+  refuseInvalidUtf8(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
       error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;

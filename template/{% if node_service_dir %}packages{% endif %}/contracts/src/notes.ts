@@ -9,7 +9,7 @@ const Tag = z
 // What a client sends to create a note. Strict: unknown fields are rejected, not dropped.
 export const NoteCreate = z
   .strictObject({
-    title: z.string().trim().min(1).max(200),
+    title: z.string().trim().min(1).max(200).describe('Unique among the notes, ignoring case'),
     body: z.string().max(10_000).default(''),
     tags: z.array(Tag).max(10).default([]),
   })

@@ -6,6 +6,7 @@ import {
   type MlJobCreate,
   type MlJobPublic,
 } from '#contracts';
+import { HttpProblem } from '../errors.ts';
 import { type CallContext, type MlClient, MlUnavailableError } from './client.ts';
 
 type MlJob = MlComponents['schemas']['JobPublic'];
@@ -45,6 +46,12 @@ export async function submitMlJob(
       params: { header: { 'idempotency-key': key } },
       body: data,
     });
+    if (response.status === 409) {
+      throw new HttpProblem(
+        409,
+        `The idempotency key "${idempotencyKey}" was already used for a different job.`,
+      );
+    }
     if (!job) throw new MlUnavailableError(`the ML service answered ${response.status}`);
     return { job: toMlJobPublic(job), created: response.status === 202 };
   });

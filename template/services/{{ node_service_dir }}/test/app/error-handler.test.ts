@@ -51,6 +51,33 @@ describe('error responses', () => {
     assert.match(res.headers['content-type'] as string, PROBLEM);
   });
 
+  it('answer a body that is not UTF-8 with a 400 problem', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      headers: { 'content-type': 'application/json' },
+      payload: Buffer.from([...Buffer.from('{"title": "'), 0xff, 0xfe, ...Buffer.from('"}')]),
+    });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers['content-type'] as string, PROBLEM);
+    assert.equal(res.json().detail, 'The body is not valid UTF-8.');
+  });
+
+  it('answer JSON nested 10,000 deep with a 400 problem', async (t) => {
+    const app = await build(t);
+    for (const payload of ['['.repeat(10_000), `${'['.repeat(10_000)}${']'.repeat(10_000)}`]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/notes',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(res.statusCode, 400);
+      assert.match(res.headers['content-type'] as string, PROBLEM);
+    }
+  });
+
   it('answer an unknown route with a 404 problem', async (t) => {
     const app = await build(t);
     const res = await app.inject({ method: 'GET', url: '/nope?secret=1' });
@@ -67,5 +94,33 @@ describe('error responses', () => {
     assert.equal(res.statusCode, 500);
     assert.doesNotMatch(res.body, /hunter2/);
     assert.equal(res.json().requestId, res.headers['x-request-id']);
+  });
+});
+
+describe('production defaults', () => {
+  it('serve no docs UI unless DOCS_ENABLED', async (t) => {
+    const app = await build(t);
+    for (const url of ['/docs', '/docs/json']) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 404, url);
+      assert.match(res.headers['content-type'] as string, PROBLEM, url);
+    }
+  });
+
+  it('serve the docs UI when DOCS_ENABLED=true', async (t) => {
+    const app = await build(t, { DOCS_ENABLED: 'true' });
+    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    assert.equal(res.statusCode, 200);
+    assert.ok(res.json().paths['/v1/notes']);
+  });
+
+  it('let no origin in when CORS_ORIGINS is empty', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/notes',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
   });
 });

@@ -14,7 +14,8 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 
 /**
  * OpenAPI 3.1 generated from the routes' Zod schemas (the contracts package); the UI at /docs
- * when DOCS_ENABLED. `npm run openapi` writes it to openapi.json, and a test fails on drift.
+ * only when DOCS_ENABLED (default false, so production exposes neither UI nor schema).
+ * `npm run openapi` writes it to openapi.json, and a test fails on drift.
  * @see https://github.com/fastify/fastify-swagger
  */
 export default fp(

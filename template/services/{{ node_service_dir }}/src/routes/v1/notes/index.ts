@@ -10,7 +10,7 @@ const notesRoutes: FastifyPluginAsyncZod = async (fastify) => {
         tags: ['notes'],
         summary: 'Create a note',
         body: NoteCreate,
-        response: { 201: NotePublic, 400: Problem, 413: Problem },
+        response: { 201: NotePublic, 400: Problem, 409: Problem, 413: Problem },
       },
     },
     async (request, reply) => {
