@@ -1,7 +1,8 @@
-"""Generated-project tier for the Python service: install from the committed uv.lock, run the
-service's own check (ruff, mypy, its pytest against the real Redis with a real Celery worker), then
-run the API and the worker as real processes and drive them over HTTP. Variants are few on purpose:
-each costs an install and a check on a small machine."""
+"""Generated-project tier for the Python service: install from the committed uv.lock, migrate a
+throwaway PostgreSQL database, run the service's own check (ruff, mypy, its pytest against the real
+Redis and PostgreSQL with a real Celery worker), then run the API and the worker as real processes
+and drive them over HTTP. Variants are few on purpose: each costs an install and a check on a small
+machine."""
 
 from __future__ import annotations
 
@@ -11,14 +12,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from conftest import run, tool_env
 from processes import Process, free_port, http, post_json, start_process, wait_until
 
 pytestmark = pytest.mark.generated
 
+# The default database (postgres) comes with FULL; the curated matrix checks `none` on the smaller
+# service rather than adding renders.
 FULL = {"architecture": "python-api", "ml": "core"}
-JOBS_WITHOUT_MODEL = {"architecture": "python-api", "ml": "none", "background_jobs": True}
+JOBS_WITHOUT_MODEL = {
+    "architecture": "python-api",
+    "ml": "none",
+    "background_jobs": True,
+    "database": "none",
+}
 HYBRID = {"architecture": "hybrid"}
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -44,8 +53,16 @@ def installed(service: Path, redis_url: str) -> Path:
 
 @pytest.fixture(scope="session")
 def full_service(rendered_project: Callable[..., Path], redis_url: str) -> Path:
-    """python-api with ML core, installed from its lockfile."""
+    """python-api with ML core (and PostgreSQL, the default), installed from its lockfile."""
     return installed(rendered_project(**FULL) / "services" / "api", redis_url)
+
+
+@pytest.fixture(scope="session")
+def full_database(full_service: Path, create_database: Callable[[str], str], redis_url: str) -> str:
+    """A throwaway database migrated from empty by the service's own `make migrate`."""
+    url = create_database("python_api")
+    run(["make", "migrate"], full_service, env=service_env(redis_url, DATABASE_URL=url))
+    return url
 
 
 # Processes ########################################################################################
@@ -55,52 +72,54 @@ def full_service(rendered_project: Callable[..., Path], redis_url: str) -> Path:
 class RunningService:
     url: str
     api: Process
-    worker: Process
+    worker: Process | None
 
 
 @pytest.fixture
 def start_service(
-    full_service: Path, redis_url: str, tmp_path: Path
-) -> Iterator[Callable[[], RunningService]]:
-    """Start the API (the image's `python -m app`) and the Celery worker, wait until ready."""
+    full_service: Path, full_database: str, redis_url: str, tmp_path: Path
+) -> Iterator[Callable[..., RunningService]]:
+    """`start(worker=True)`: start the API (the image's `python -m app`) and the Celery worker on
+    the migrated database, wait until ready. Every start of one test shares its queue."""
     started: list[Process] = []
     venv_bin = full_service / ".venv" / "bin"
+    env = service_env(redis_url, DATABASE_URL=full_database)
 
-    def spawn(name: str, command: list[str], env: dict[str, str]) -> Process:
-        process = start_process(name, command, full_service, tool_env(env), tmp_path)
+    def spawn(name: str, command: list[str]) -> Process:
+        log_name = f"{name}-{len(started)}"
+        process = start_process(name, command, full_service, tool_env(env), tmp_path, log_name)
         started.append(process)
         return process
 
-    def start() -> RunningService:
+    def start(*, worker: bool = True) -> RunningService:
         port = free_port()
-        env = service_env(redis_url)
         api = spawn(
             "api",
             [str(venv_bin / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-            env,
         )
-        worker = spawn(
-            "worker",
-            [
-                str(venv_bin / "celery"),
-                "-A",
-                "app.worker",
+        celery = None
+        if worker:
+            celery = spawn(
                 "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--hostname",
-                f"tier2-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            env,
-        )
-        service = RunningService(f"http://127.0.0.1:{port}", api, worker)
+                [
+                    str(venv_bin / "celery"),
+                    "-A",
+                    "app.worker",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=1",
+                    "--hostname",
+                    f"tier2-{uuid.uuid4().hex[:8]}@%h",
+                ],
+            )
+        service = RunningService(f"http://127.0.0.1:{port}", api, celery)
         wait_until(
             lambda: (
                 http("GET", f"{service.url}/readyz").status == 200
-                and " ready." in worker.log.read_text()
+                and (celery is None or " ready." in celery.log.read_text())
             ),
             "the API and the worker to be ready",
-            [api, worker],
+            [api] + ([celery] if celery else []),
             timeout=STARTUP_WAIT,
             interval=0.2,
         )
@@ -117,12 +136,26 @@ def start_service(
 
 
 class TestFullService:
-    def test_full_service_passes_its_own_check(self, full_service: Path, redis_url: str) -> None:
-        """`make check` (ruff, format, mypy strict, pytest with a real worker) passes as rendered."""
-        run(["make", "check"], full_service, env=service_env(redis_url))
+    def test_full_service_passes_its_own_check(
+        self, full_service: Path, redis_url: str, postgres_url: str
+    ) -> None:
+        """`make check` (ruff, format, mypy strict, pytest with a real worker and a database of
+        its own on the server) passes as rendered."""
+        run(["make", "check"], full_service, env=service_env(redis_url, DATABASE_URL=postgres_url))
+
+    def test_make_migrate_creates_the_tables_from_empty(self, full_database: str) -> None:
+        """`make migrate` on an empty database creates the tables and records the head revision."""
+        with psycopg.connect(full_database) as connection:
+            tables = connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            ).fetchall()
+            version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+
+        assert [("alembic_version",), ("items",), ("job_submissions",)] == tables
+        assert ("0002",) == version
 
     def test_processes_predict_run_jobs_and_answer_problems(
-        self, start_service: Callable[[], RunningService]
+        self, start_service: Callable[..., RunningService]
     ) -> None:
         """Over HTTP: predictions from the real model, a job run by the worker, problem bodies."""
         service = start_service()
@@ -144,6 +177,7 @@ class TestFullService:
         while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
             time.sleep(0.2)
             job = http("GET", f"{service.url}{location}").json()
+        assert service.worker is not None
         assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
 
@@ -154,11 +188,49 @@ class TestFullService:
         assert "application/problem+json" == reply.content_type
         assert "json_invalid" == reply.json()["errors"][0]["type"]
 
+    def test_processes_keep_items_in_postgresql(
+        self, start_service: Callable[..., RunningService]
+    ) -> None:
+        """Over HTTP: items are created and read back from the database; a name taken in another
+        case is a 409 problem."""
+        service = start_service(worker=False)
+        name = f"Lamp {uuid.uuid4().hex[:8]}"
+
+        created = post_json(f"{service.url}/v1/items", {"name": name})
+        assert 201 == created.status, created.body
+        item = created.json()
+        assert item == http("GET", f"{service.url}/v1/items/{item['id']}").json()
+        page = http("GET", f"{service.url}/v1/items?limit=100").json()
+        assert item in page["data"]
+
+        duplicate = post_json(f"{service.url}/v1/items", {"name": name.upper()})
+        assert 409 == duplicate.status
+        assert "application/problem+json" == duplicate.content_type
+        assert f'An item named "{name.upper()}" already exists.' == duplicate.json()["detail"]
+
+    def test_processes_return_the_same_job_after_an_api_restart(
+        self, start_service: Callable[..., RunningService]
+    ) -> None:
+        """A job submitted again with its Idempotency-Key after the API restarted is the same
+        job (200), not a second one: the key is in PostgreSQL, not in the process."""
+        first = start_service()
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        submitted = post_json(f"{first.url}/v1/jobs", {"instances": [SETOSA]}, **key)
+        assert 202 == submitted.status, submitted.body
+        assert 0 == first.api.stop(SHUTDOWN_GRACE), first.api.output()
+
+        restarted = start_service(worker=False)
+        again = post_json(f"{restarted.url}/v1/jobs", {"instances": [SETOSA]}, **key)
+
+        assert 200 == again.status, again.body
+        assert submitted.json()["id"] == again.json()["id"]
+
     def test_processes_exit_cleanly_on_sigterm(
-        self, start_service: Callable[[], RunningService]
+        self, start_service: Callable[..., RunningService]
     ) -> None:
         """SIGTERM stops the API and the worker with exit code 0 within the grace period."""
         service = start_service()
+        assert service.worker is not None
 
         codes = {
             "api": service.api.stop(SHUTDOWN_GRACE),
@@ -173,20 +245,25 @@ class TestFullService:
 def test_service_without_model_passes_its_own_check(
     rendered_project: Callable[..., Path], redis_url: str
 ) -> None:
-    """With jobs but no ML, the service (CPU-bound example job, no onnxruntime) checks clean."""
+    """With jobs but no ML and no database, the service (CPU-bound example job, no onnxruntime,
+    items in memory, idempotency keys in Redis) checks clean."""
     service = installed(rendered_project(**JOBS_WITHOUT_MODEL) / "services" / "api", redis_url)
 
     run(["make", "check"], service, env=service_env(redis_url))
 
     assert not (service / "models").exists()
-    assert "onnxruntime" not in (service / "uv.lock").read_text()
+    assert not (service / "migrations").exists()
+    lock = (service / "uv.lock").read_text()
+    assert "onnxruntime" not in lock
+    assert "sqlalchemy" not in lock
 
 
 def test_hybrid_renders_the_same_service_at_services_ml(
     rendered_project: Callable[..., Path],
 ) -> None:
-    """hybrid puts the same Python service, model included, at services/ml under its own name."""
-    python_api = rendered_project(**FULL) / "services" / "api"
+    """hybrid puts the same Python service, model included, at services/ml under its own name,
+    without a database: the gateway owns the tables and the ML service stays stateless."""
+    python_api = rendered_project(**FULL, database="none") / "services" / "api"
     hybrid = rendered_project(**HYBRID) / "services" / "ml"
 
     def sources(root: Path) -> dict[str, str]:
@@ -199,6 +276,8 @@ def test_hybrid_renders_the_same_service_at_services_ml(
         python_api / "models" / "iris.onnx"
     ).read_bytes()
     assert 'name = "demo-shop-ml"' in (hybrid / "pyproject.toml").read_text()
+    assert not (hybrid / "migrations").exists()
+    assert "DATABASE_URL" not in (hybrid / ".env.example").read_text()
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
     assert ml.keys() == api.keys()

@@ -3,6 +3,9 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
+from app.main import create_app
+
 
 class TestProblems:
     def test_malformed_json_is_a_422_problem(self, client: TestClient) -> None:
@@ -27,6 +30,20 @@ class TestProblems:
         assert 422 == response.status_code
         assert response.json()["errors"]
 
+    @pytest.mark.parametrize(
+        "body",
+        [b"[" * 10_000, b"[" * 10_000 + b"]" * 10_000, b'{"name": "\xff\xfe"}'],
+        ids=["deep-unclosed", "deep-closed", "invalid-utf8"],
+    )
+    def test_unparseable_body_is_a_400_problem(self, client: TestClient, body: bytes) -> None:
+        """JSON nested 10,000 deep or not UTF-8 is a 400 problem, never a 500."""
+        response = client.post(
+            "/v1/items", content=body, headers={"content-type": "application/json"}
+        )
+
+        assert 400 == response.status_code
+        assert "application/problem+json" == response.headers["content-type"]
+
     def test_unknown_route_is_a_404_problem(self, client: TestClient) -> None:
         """Unknown paths answer a problem body with the path as instance."""
         response = client.get("/nowhere")
@@ -47,3 +64,33 @@ class TestProblems:
         response = client.get("/healthz", headers={"origin": "https://evil.example"})
 
         assert "access-control-allow-origin" not in response.headers
+
+
+class TestDocs:
+    def test_docs_are_off_unless_configured(self) -> None:
+        """Production serves no docs UI or schema unless DOCS_ENABLED is set."""
+        assert Settings.model_fields["docs_enabled"].default is False
+
+    @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/redoc"])
+    def test_disabled_docs_answer_404_problems(
+        self, monkeypatch: pytest.MonkeyPatch, path: str
+    ) -> None:
+        """With DOCS_ENABLED=false the docs paths look like any unknown path."""
+        monkeypatch.setenv("DOCS_ENABLED", "false")
+        with TestClient(create_app()) as client:
+            response = client.get(path)
+
+        assert 404 == response.status_code
+        assert "application/problem+json" == response.headers["content-type"]
+
+    def test_enabled_docs_serve_the_ui_and_the_schema(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """DOCS_ENABLED=true (as in .env.example) serves /docs and /openapi.json."""
+        monkeypatch.setenv("DOCS_ENABLED", "true")
+        with TestClient(create_app()) as client:
+            ui, schema = client.get("/docs"), client.get("/openapi.json")
+
+        assert (200, 200) == (ui.status_code, schema.status_code)
+        assert "swagger-ui" in ui.text
+        assert create_app().openapi()["paths"].keys() == schema.json()["paths"].keys()

@@ -32,6 +32,17 @@ class TestItems:
         assert 404 == response.status_code
         assert "application/problem+json" == response.headers["content-type"]
 
+    def test_create_item_duplicate_name(self, client: TestClient) -> None:
+        """A name already taken, in any case, is a 409 problem, and nothing is stored."""
+        client.post("/v1/items", json={"name": "Lamp"})
+
+        response = client.post("/v1/items", json={"name": "LAMP", "description": "Red"})
+
+        assert 409 == response.status_code
+        assert "application/problem+json" == response.headers["content-type"]
+        assert 'An item named "LAMP" already exists.' == response.json()["detail"]
+        assert ["Lamp"] == [item["name"] for item in client.get("/v1/items").json()["data"]]
+
     def test_create_item_without_name(self, client: TestClient) -> None:
         """A blank name is refused, pointing at the field."""
         response = client.post("/v1/items", json={"name": "   "})

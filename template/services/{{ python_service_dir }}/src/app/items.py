@@ -1,7 +1,8 @@
 """The example domain: items, kept behind a repository interface.
 
 `InMemoryItemRepository` keeps them for the life of the process; a database-backed repository
-implementing `ItemRepository` replaces it without touching the routes.
+implementing `ItemRepository` replaces it without touching the routes. Both enforce the same rule:
+item names are unique, whatever their case.
 """
 
 from __future__ import annotations
@@ -36,10 +37,20 @@ class ItemsPublic(BaseModel):
     count: int = Field(description="How many items exist in total")
 
 
+class DuplicateItemError(Exception):
+    """An item with this name (in any case) already exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'An item named "{name}" already exists.')
+        self.name = name
+
+
 class ItemRepository(Protocol):
     """Where items live."""
 
-    async def add(self, *, item_create: ItemCreate) -> ItemPublic: ...
+    async def add(self, *, item_create: ItemCreate) -> ItemPublic:
+        """Store a new item; raises DuplicateItemError if its name is taken."""
+        ...
 
     async def get(self, *, item_id: uuid.UUID) -> ItemPublic | None: ...
 
@@ -51,6 +62,8 @@ class InMemoryItemRepository:
 
     def __init__(self) -> None:
         self._items: dict[uuid.UUID, ItemPublic] = {}
+        # Names taken, lower-cased as PostgreSQL's lower() does, so both repositories agree.
+        self._lowercase_names: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def add(self, *, item_create: ItemCreate) -> ItemPublic:
@@ -61,6 +74,9 @@ class InMemoryItemRepository:
             created_at=datetime.now(UTC),
         )
         async with self._lock:
+            if item.name.lower() in self._lowercase_names:
+                raise DuplicateItemError(item.name)
+            self._lowercase_names.add(item.name.lower())
             self._items[item.id] = item
         return item
 

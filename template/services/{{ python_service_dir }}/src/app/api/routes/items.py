@@ -9,15 +9,25 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import ItemsDep
 from app.core.errors import PROBLEM_RESPONSE
-from app.items import ItemCreate, ItemPublic, ItemsPublic
+from app.items import DuplicateItemError, ItemCreate, ItemPublic, ItemsPublic
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={422: PROBLEM_RESPONSE})
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {**PROBLEM_RESPONSE, "description": "An item with this name exists"},
+        422: PROBLEM_RESPONSE,
+    },
+)
 async def create_item(item_create: ItemCreate, items: ItemsDep) -> ItemPublic:
-    """Create an item."""
-    return await items.add(item_create=item_create)
+    """Create an item; names are unique, whatever their case."""
+    try:
+        return await items.add(item_create=item_create)
+    except DuplicateItemError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
 @router.get("", responses={422: PROBLEM_RESPONSE})

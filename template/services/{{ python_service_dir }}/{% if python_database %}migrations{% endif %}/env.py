@@ -1,0 +1,39 @@
+"""Alembic's entry point: applies the revisions in versions/ to the database at DATABASE_URL.
+
+It runs only when asked (`make migrate`, or `alembic upgrade head` in the image), never when the
+API starts: two replicas starting at once would race to migrate.
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+import app.tables  # noqa: F401 (defines the tables on Base.metadata, for autogenerate)
+from app.core.config import load_settings
+from app.core.db import Base, driver_url
+
+config = context.config
+# Tests run migrations in their own process and keep their logging as it is.
+if config.config_file_name and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# The same URL as the app, with the same driver, used synchronously (psycopg 3 does both).
+url = driver_url(load_settings().database_url)
+target_metadata = Base.metadata
+
+if context.is_offline_mode():
+    # `alembic upgrade head --sql`: print the SQL for review instead of running it.
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    # One connection, no pool: migrations are a one-off process.
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
