@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import http.client as httpclient
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -176,3 +179,158 @@ def wait_until(
             pass
         time.sleep(interval)
     pytest.fail(f"timed out waiting for {what}\n{outputs(processes)}")
+
+
+# Crashes and a private Redis, for the fault and shutdown tests ###################################
+
+
+def start_process_group(
+    name: str, command: Sequence[str], cwd: Path, env: Mapping[str, str], logs: Path
+) -> Process:
+    """Start `command` as the leader of its own process group, so that `kill_process_group`
+    takes its children with it (BullMQ's sandboxed processors, Celery's pool processes)."""
+    log = logs / f"{name}.log"
+    with log.open("wb") as sink:
+        popen = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Process(name, popen, log)
+
+
+def kill_process_group(process: Process) -> None:
+    """SIGKILL the process and every process of its group at once, as an OOM kill of its
+    container would: nothing gets to clean up, hand back its jobs or say goodbye."""
+    try:
+        os.killpg(process.popen.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.popen.wait()
+
+
+def child_pids(process: Process) -> list[int]:
+    """The pids of the process's direct children (Linux /proc)."""
+    pid = process.popen.pid
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_children(process: Process) -> list[int]:
+    """SIGKILL the process's children (a sandboxed processor, a pool process), not the process."""
+    killed = []
+    for pid in child_pids(process):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    return killed
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of one test's own, on a free port, never the machine's shared one.
+
+    Configured as compose runs Redis (append-only file, no eviction), so jobs survive a restart.
+    """
+
+    port: int
+    directory: Path
+    process: Process | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.starts += 1
+        command = [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port)),
+            *("--dir", str(self.directory), "--appendonly", "yes"),
+            *("--maxmemory-policy", "noeviction"),
+        ]
+        self.process = start_process(
+            "redis", command, self.directory, os.environ, self.directory, f"redis-{self.starts}"
+        )
+        wait_until(
+            lambda: redis_command(self.url, "PING").startswith(b"+PONG"),
+            "the private Redis to answer PING",
+            [self.process],
+            timeout=30,
+        )
+
+    def stop(self) -> None:
+        """SIGTERM, as `docker stop` does: Redis writes its append-only file and exits 0."""
+        assert self.process is not None
+        code = self.process.stop(grace=30)
+        assert 0 == code, self.process.output()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def start_private_redis(tmp_path: Path) -> PrivateRedis:
+    """A running `PrivateRedis` keeping its data in `tmp_path/redis`; `.stop()` it when done."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not on PATH (apt-get install redis-server)", pytrace=False)
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    redis = PrivateRedis(free_port(), directory)
+    redis.start()
+    return redis
+
+
+# Fuzzing a running service (tests/test_fuzz_smoke.py, scripts/fuzz) ###############################
+
+# Installed beside this interpreter by requirements-dev.txt.
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+# What the fuzz holds every response to: never a 5xx, and always the schema the document declares.
+FUZZ_CHECKS = "not_a_server_error,response_schema_conformance"
+
+
+@dataclass
+class FuzzReport:
+    """One schemathesis run against one service: test cases generated, and what failed."""
+
+    service: str
+    cases: int
+    problems: list[str]
+    output: str
+
+    def summary(self) -> str:
+        found = "; ".join(self.problems) or "no 5xx, no schema violation"
+        return f"{self.service}: {self.cases} cases, {found}"
+
+
+def fuzz(
+    service: str, openapi: Path, base_url: str, workdir: Path, examples: int
+) -> FuzzReport:
+    """Run every schemathesis phase (examples, coverage, fuzzing, stateful) from `openapi`
+    against the service at `base_url`, at most `examples` generated cases per operation."""
+    report = workdir / f"{service.replace('/', '-')}-schemathesis.json"
+    command = [
+        str(SCHEMATHESIS), "run", str(openapi), "--url", base_url,
+        "--checks", FUZZ_CHECKS, "--max-examples", str(examples), "--workers", "1",
+        "--request-timeout", "30", "--report", "json", "--report-json-path", str(report),
+    ]  # fmt: skip
+    # In `workdir`: schemathesis keeps its example database in the working directory.
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    output = result.stdout + result.stderr
+    if not report.exists():
+        return FuzzReport(service, 0, [f"schemathesis exited {result.returncode}"], output)
+    document = json.loads(report.read_text())
+    problems = [
+        f"{failure['title']} x{failure['count']} in {', '.join(failure['operations'])}"
+        for failure in document["failures"]
+    ] + [f"error: {error['title']} x{error['count']}" for error in document["errors"]]
+    if result.returncode != 0 and not problems:
+        problems.append(f"schemathesis exited {result.returncode}")
+    return FuzzReport(service, document["test_cases"]["generated"], problems, output)

@@ -21,6 +21,13 @@ export type DigestWorker = Worker<DigestJobData, DigestJobResult, 'digest'>;
 /**
  * The consumer side: the sandboxed processor (or, in tests, a function), concurrency from config.
  * `maxRetriesPerRequest: null` makes the worker wait for Redis to come back instead of failing.
+ *
+ * A worker holds a lock on each active job and renews it every JOB_LOCK_MS / 2. When a worker dies
+ * (SIGKILL, OOM, lost machine), its locks expire and the stalled-job check of any live worker, run
+ * every JOB_LOCK_MS, puts the job back in the queue: it runs again, so jobs must be idempotent. A
+ * job that stalls a second time (`maxStalledCount`) fails instead: it may be what kills workers.
+ * A shorter JOB_LOCK_MS recovers sooner; the sandbox keeps the worker's event loop free, so a
+ * long CPU-bound job never delays a renewal and is never taken for stalled.
  */
 export function createWorker(
   config: Config,
@@ -30,6 +37,9 @@ export function createWorker(
     connection: redisConnection(config, { maxRetriesPerRequest: null }),
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.JOB_LOCK_MS,
+    maxStalledCount: 1,
     workerForkOptions: { execArgv: SANDBOX_EXEC_ARGV },
   });
 }

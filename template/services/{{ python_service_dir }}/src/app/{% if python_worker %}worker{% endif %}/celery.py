@@ -20,6 +20,12 @@ RETRY_BACKOFF_MAX = 60
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings chosen for at-least-once processing of idempotent jobs."""
     hard_limit = settings.job_time_limit
+    # When a whole worker dies (SIGKILL, OOM kill of its container, lost machine), nobody rejects
+    # its jobs: Redis hands them to another worker only after this visibility timeout. The trade-
+    # off: it must exceed the longest run plus the longest retry delay, or a job still running
+    # (or waiting for its retry) is handed out again and runs twice at once (celery/celery#5935,
+    # #6229); the longer it is, the longer a crashed worker's jobs wait.
+    visibility_timeout = settings.job_visibility_timeout or hard_limit + RETRY_BACKOFF_MAX + 60
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
@@ -28,20 +34,32 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         # Acknowledge after the job ran, and put it back if its process dies: a crash or deploy
-        # mid-job reruns it instead of losing it (jobs must therefore be idempotent).
+        # mid-job reruns it instead of losing it (jobs must therefore be idempotent). A job whose
+        # pool process dies is retried, counted against the task's max_retries, so a job that
+        # kills its process every time (out of memory, a native crash) ends FAILED with
+        # WorkerLostError instead of being requeued for ever.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        "task_retry_on_worker_lost": True,
         # Take one job at a time: long jobs are not stuck behind each other in one process.
         "worker_prefetch_multiplier": 1,
         # The soft limit raises SoftTimeLimitExceeded in the job (time to clean up); the hard
         # limit kills the process. Without them a hung job blocks its pool slot for ever.
         "task_soft_time_limit": hard_limit - max(5, hard_limit // 10),
         "task_time_limit": hard_limit,
-        # Redis hands an unacknowledged job to another worker after this long, so it must exceed
-        # the longest run plus the longest retry delay, or a job runs twice at once
-        # (celery/celery#5935, #6229).
-        "broker_transport_options": {"visibility_timeout": hard_limit + RETRY_BACKOFF_MAX + 60},
+        "broker_transport_options": {
+            "visibility_timeout": visibility_timeout,
+            # Workers sweep for such jobs every interval x throttle seconds: about every
+            # visibility_timeout / 2, at most every 100 s (kombu's default).
+            "unacked_restore_interval": min(10, visibility_timeout / 20),
+            "unacked_restore_throttle": 10,
+        },
         "task_track_started": True,
+        # Results and progress wait out a Redis restart (retrying with backoff, for a few minutes)
+        # instead of failing the job: a job that cannot store its result is acknowledged as failed
+        # and never runs again.
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 30,
         "result_expires": settings.job_result_ttl,
         # Publishing fails fast when Redis is down, so the API can answer 503 promptly.
         "broker_connection_timeout": 3,
@@ -52,6 +70,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "interval_max": 1,
         },
         "broker_connection_retry_on_startup": True,
+        # Jobs running when the broker connection drops are stopped; unacknowledged, they are
+        # handed out again after the visibility timeout.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         # SIGTERM is a warm shutdown: running jobs finish first, however long they take. A cold
         # shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT) first gives them this long,

@@ -1,4 +1,9 @@
-"""Celery tasks: thin adapters from Celery to the job code in app.jobs.work."""
+"""Celery tasks: thin adapters from Celery to the job code in app.jobs.work.
+
+A job that keeps failing ends in the dead-letter record: its FAILURE result in the result backend
+(kept JOB_RESULT_TTL seconds; GET /v1/jobs/{id} shows it as failed) and the worker's ERROR log line
+with the traceback. Nothing runs it again unless it is resubmitted.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,15 @@ from app.jobs.errors import TransientJobError
 from app.worker.celery import RETRY_BACKOFF_MAX, app
 
 # Retry errors that can pass, with exponential backoff and full jitter (so retries of many jobs
-# do not arrive together); every other error fails the job at once.
+# do not arrive together); every other error fails the job at once. A job whose pool process died
+# is retried too (task_retry_on_worker_lost), after default_retry_delay seconds.
 RETRY_TRANSIENT_ERRORS: dict[str, Any] = {
     "autoretry_for": (TransientJobError, ConnectionError, TimeoutError),
     "retry_backoff": True,
     "retry_backoff_max": RETRY_BACKOFF_MAX,
     "retry_jitter": True,
     "max_retries": 5,
+    "default_retry_delay": 1,
 }
 
 
