@@ -126,6 +126,22 @@ def run(
     return result
 
 
+# Commands already run by run_once in this session, with the directory they ran in.
+_RUN_ONCE: set[tuple[tuple[str, ...], Path]] = set()
+
+
+def run_once(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    """`run` the first time a test asks for this command in this directory, then never again.
+
+    For installs and builds of the session's shared renders (`npm ci`, `npm run build`, `uv sync
+    --locked`): whichever test module needs a project first prepares it for all of them.
+    """
+    key = (tuple(command), cwd.resolve())
+    if key not in _RUN_ONCE:
+        run(command, cwd, env)
+        _RUN_ONCE.add(key)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The real Redis the queue tests use (REDIS_URL, default 127.0.0.1:6379); fails if unreachable."""

@@ -310,9 +310,7 @@ class FuzzReport:
         return f"{self.service}: {self.cases} cases, {found}"
 
 
-def fuzz(
-    service: str, openapi: Path, base_url: str, workdir: Path, examples: int
-) -> FuzzReport:
+def fuzz(service: str, openapi: Path, base_url: str, workdir: Path, examples: int) -> FuzzReport:
     """Run every schemathesis phase (examples, coverage, fuzzing, stateful) from `openapi`
     against the service at `base_url`, at most `examples` generated cases per operation."""
     report = workdir / f"{service.replace('/', '-')}-schemathesis.json"

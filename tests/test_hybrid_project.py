@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import NODE, run, tool_env
+from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     Reply,
@@ -37,8 +37,8 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 def project(rendered_project: Callable[..., Path], redis_url: str) -> Path:
     """hybrid, rendered and installed: `npm ci` at the root, `uv sync --locked` in services/ml."""
     root = rendered_project(**HYBRID)
-    run(["npm", "ci"], cwd=root)
-    run(["uv", "sync", "--locked"], cwd=root / "services/ml", env=python_env(redis_url))
+    run_once(["npm", "ci"], cwd=root)
+    run_once(["uv", "sync", "--locked"], cwd=root / "services/ml", env=python_env(redis_url))
     return root
 
 
@@ -96,7 +96,7 @@ def hybrid(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Hybrid]:
     """All five processes, each with its own port, queue prefix and Celery queue on the real Redis."""
-    run(["npm", "run", "build"], cwd=project)
+    run_once(["npm", "run", "build"], cwd=project)
     logs = tmp_path_factory.mktemp("hybrid-logs")
     unique = uuid.uuid4().hex[:12]
     gateway_port, ml_port = free_port(), free_port()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, tool_env
+from conftest import NODE, run_once, tool_env
 from processes import (
     PrivateRedis,
     Process,
@@ -35,14 +35,14 @@ from test_node_project import expected_digest
 
 pytestmark = pytest.mark.generated
 
-# database and deploy are pinned so these renders do not depend on work on those options.
-NODE_API = {"architecture": "node-api", "database": "none", "deploy": "none"}
+# Without a database: these tests are about the queues. The same renders serve the fuzz smoke run
+# (node-api) and the Python tier (python-api with jobs and no model), so they are installed once.
+NODE_API = {"architecture": "node-api", "database": "none"}
 PYTHON_API = {
     "architecture": "python-api",
     "ml": "none",
     "background_jobs": True,
     "database": "none",
-    "deploy": "none",
 }
 JOBS = 12  # per test; some finished, some running, some queued when the fault lands
 ROUNDS = 1_000_000  # the largest digest job (about half a second)
@@ -55,19 +55,12 @@ WAIT = 90.0
 # The projects, built once per module ##############################################################
 
 
-# Projects already installed: test_shutdown.py imports these fixtures, and pytest runs an
-# imported session fixture once per module that holds it.
-_INSTALLED: set[Path] = set()
-
-
 @pytest.fixture(scope="session")
 def node_service(rendered_project: Callable[..., Path]) -> Path:
     """node-api, installed from its lockfile and built (the image runs dist/)."""
     project = rendered_project(**NODE_API)
-    if project not in _INSTALLED:
-        run(["npm", "ci"], cwd=project)
-        run(["npm", "run", "build"], cwd=project)
-        _INSTALLED.add(project)
+    run_once(["npm", "ci"], cwd=project)
+    run_once(["npm", "run", "build"], cwd=project)
     return project / "services" / "api"
 
 
@@ -75,9 +68,7 @@ def node_service(rendered_project: Callable[..., Path]) -> Path:
 def python_service(rendered_project: Callable[..., Path]) -> Path:
     """python-api with Celery jobs, installed from its lockfile."""
     service = rendered_project(**PYTHON_API) / "services" / "api"
-    if service not in _INSTALLED:
-        run(["uv", "sync", "--locked"], cwd=service)
-        _INSTALLED.add(service)
+    run_once(["uv", "sync", "--locked"], cwd=service)
     return service
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, tool_env
+from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     delete_redis_keys,
@@ -40,13 +40,10 @@ NO_JOBS = {"architecture": "node-api", "background_jobs": False, "database": "no
 @pytest.fixture(scope="session")
 def installed(rendered_project: Callable[..., Path]) -> Callable[..., Path]:
     """Render a variant and `npm ci` it from the committed lockfile, once per session."""
-    done: set[Path] = set()
 
     def _installed(**answers: Any) -> Path:
         project = rendered_project(**answers)
-        if project not in done:
-            run(["npm", "ci"], cwd=project)
-            done.add(project)
+        run_once(["npm", "ci"], cwd=project)
         return project
 
     return _installed
@@ -176,7 +173,7 @@ def default_services(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Services]:
     project = installed(**DEFAULT)
-    run(["npm", "run", "build"], cwd=project)
+    run_once(["npm", "run", "build"], cwd=project)
     logs = tmp_path_factory.mktemp("default-logs")
     services = start_services(project, redis_url, default_database[0], logs)
     yield services
@@ -191,7 +188,7 @@ def realtime_services(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Services]:
     project = installed(**REALTIME)
-    run(["npm", "run", "build"], cwd=project)
+    run_once(["npm", "run", "build"], cwd=project)
     # This one is migrated by the built image's command, from empty.
     database_url = create_database("node_realtime")
     assert "applied 0001-create-notes" in migrate(project, database_url, built=True)

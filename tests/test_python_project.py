@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import run, tool_env
+from conftest import run, run_once, tool_env
 from processes import Process, free_port, http, post_json, start_process, wait_until
 
 pytestmark = pytest.mark.generated
@@ -47,7 +47,7 @@ def service_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def installed(service: Path, redis_url: str) -> Path:
-    run(["uv", "sync", "--locked"], service, env=service_env(redis_url))
+    run_once(["uv", "sync", "--locked"], service, env=service_env(redis_url))
     return service
 
 

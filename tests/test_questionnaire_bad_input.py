@@ -204,8 +204,10 @@ def test_boolean_answers_given_as_text_mean_what_they_say(tmp_path: Path) -> Non
 # apply is left out, and the project stays whole. `missing_imports` is the render-level proof that
 # nothing left out is still referenced; each service's own imports are what its checks compile.
 
-TS_IMPORT = re.compile(r"""^(?:import|export)\b[^'"]*?from\s+['"](\.{1,2}/[^'"]+)['"]""", re.M)
-PY_IMPORT = re.compile(r"^\s*(?:from|import)\s+(app(?:\.\w+)*)", re.M)
+TS_IMPORT = re.compile(
+    r"""^(?:import|export)\b[^'"]*?from\s+['"](\.{1,2}/[^'"]+)['"]""", re.MULTILINE
+)
+PY_IMPORT = re.compile(r"^\s*(?:from|import)\s+(app(?:\.\w+)*)", re.MULTILINE)
 
 
 def missing_imports(project: Path) -> list[str]:

@@ -33,20 +33,20 @@ EXECUTABLES = {"bench/bench.sh"}
 SECRET_PATTERNS = {
     "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    "AWS secret key": re.compile(r"aws_secret_access_key\s*[=:]\s*\S+", re.I),
+    "AWS secret key": re.compile(r"aws_secret_access_key\s*[=:]\s*\S+", re.IGNORECASE),
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36}\b"),
     "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
     "API key": re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}"),
     "JWT": re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}"),
 }
 # user:password@ in any URL.
-URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"`]+:([^@\s/'\"`]+)@", re.I)
+URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"`]+:([^@\s/'\"`]+)@", re.IGNORECASE)
 # A secret-named setting given a value, in configuration files (not code): an environment
 # variable (DB_PASSWORD=..., - API_TOKEN=...) or a lower-case key (password: ...).
 SECRET_SETTING = re.compile(
     r"^\s*-?\s*([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)"
     r"|[a-z0-9_]*(?:password|passwd|secret|token|api_key))\s*[=:]\s*['\"]?([^'\"\s#]*)",
-    re.M,
+    re.MULTILINE,
 )
 CONFIG_FILE = re.compile(r"(\.env\.example|\.ya?ml|\.json|\.toml|Dockerfile|\.cfg|\.ini)$")
 # Values a secret-named setting may have: empty, or a reference to the environment.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, tool_env
+from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     Reply,
@@ -152,15 +152,14 @@ def scale(redis_url: str, tmp_path: Path) -> Iterator[ScaleRun]:
 
 
 def node_installed(project: Path) -> Path:
-    """`npm ci` unless another test of this run already did, then build (dist/, as the image)."""
-    if not (project / "node_modules/.package-lock.json").exists():
-        run(["npm", "ci"], cwd=project)
-    run(["npm", "run", "build"], cwd=project)
+    """Installed from the lockfile and built (dist/, as the image runs it)."""
+    run_once(["npm", "ci"], cwd=project)
+    run_once(["npm", "run", "build"], cwd=project)
     return project / "services/api"
 
 
 def python_installed(service: Path) -> Path:
-    run(["uv", "sync", "--locked"], cwd=service)
+    run_once(["uv", "sync", "--locked"], cwd=service)
     return service / ".venv/bin"
 
 
