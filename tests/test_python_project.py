@@ -281,6 +281,11 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
     assert ml.keys() == api.keys()
-    # Only the title differs: the hybrid service is the internal ML service.
-    assert [name for name in ml if ml[name] != api[name]] == ["src/app/main.py"]
+    # Only the title and the rate limit's default differ: the hybrid service is the internal ML
+    # service, which hears only the gateway (one address) and leaves limiting clients to it.
+    assert [name for name in ml if ml[name] != api[name]] == [
+        "src/app/core/config.py",
+        "src/app/main.py",
+    ]
+    assert "rate_limit_enabled: bool = False" in ml["src/app/core/config.py"]
     assert '"Demo Shop ML service"' in ml["src/app/main.py"]

@@ -49,3 +49,11 @@ class TestItems:
 
         assert 422 == response.status_code
         assert ["body", "name"] == response.json()["errors"][0]["loc"]
+
+    def test_create_item_unknown_field(self, client: TestClient) -> None:
+        """A field the model does not have (a typo, say) is a 422 problem naming it, not ignored."""
+        response = client.post("/v1/items", json={"name": "Lamp", "colour": "blue"})
+
+        assert 422 == response.status_code
+        error = response.json()["errors"][0]
+        assert (["body", "colour"], "extra_forbidden") == (error["loc"], error["type"])

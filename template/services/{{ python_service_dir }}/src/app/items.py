@@ -12,13 +12,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-# What a client sends to create an item.
+# What a client sends to create an item (an unknown field, such as a typo, is a 422).
 class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Name
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
 

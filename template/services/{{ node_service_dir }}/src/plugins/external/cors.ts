@@ -10,7 +10,13 @@ export default fp(
     await fastify.register(cors, {
       origin: fastify.config.CORS_ORIGINS.length > 0 ? fastify.config.CORS_ORIGINS : false,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+      ],
     });
   },
   { name: 'cors' },

@@ -12,6 +12,8 @@ export default fp(
       max: fastify.config.RATE_LIMIT_MAX,
       timeWindow: fastify.config.RATE_LIMIT_WINDOW_MS,
       allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
+      // The IETF RateLimit-* headers, as the Python service sends them.
+      enableDraftSpec: true,
     });
   },
   { name: 'rate-limit' },

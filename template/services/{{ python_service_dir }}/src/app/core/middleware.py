@@ -95,7 +95,14 @@ class SettingsCORSMiddleware:
                     allow_origins=origins,
                     allow_methods=["GET", "POST"],
                     allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
-                    expose_headers=["X-Request-ID"],
+                    # Readable by the browser app: the id, and how long to wait after a 429/503.
+                    expose_headers=[
+                        "X-Request-ID",
+                        "Retry-After",
+                        "RateLimit-Limit",
+                        "RateLimit-Remaining",
+                        "RateLimit-Reset",
+                    ],
                 )
                 if origins
                 else self.app

@@ -27,6 +27,8 @@ class IrisFeatures(BaseModel):
 
 # What a client sends to classify flowers synchronously (larger batches go to /v1/jobs).
 class PredictionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     instances: Annotated[list[IrisFeatures], Field(min_length=1, max_length=100)]
 
 

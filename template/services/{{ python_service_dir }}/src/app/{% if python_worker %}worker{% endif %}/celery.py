@@ -88,6 +88,11 @@ def create_celery(settings: Settings | None = None) -> Celery:
         # A producer (the API): it sends tasks by name and never imports them.
         producer = Celery("app", set_as_current=False)
         producer.conf.update(celery_config(settings))
+        # Only workers wait out a Redis restart: the API answers 503 at once, and clients retry.
+        producer.conf.result_backend_always_retry = False
+        producer.conf.result_backend_transport_options = {
+            "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_max": 0.2}
+        }
         return producer
     worker = Celery("app", include=["app.worker.tasks"])
     worker.add_defaults(lambda: celery_config(get_settings()))
