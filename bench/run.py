@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The toolchain and template snapshots the tests use: Node 24 with working npm/npx and uv on PATH.
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import NODE, commit_all, git, snapshot_template, tool_env
+from processes import celery_worker_command
 
 BENCH = REPO / "bench"
 BASE_ANSWERS = {"project_name": "Bench Shop", "author_name": "Bench Team"}
@@ -939,19 +940,7 @@ class Bench:
         self.install_python(service)
         env = self.python_env()
         worker = self.processes.start(
-            "celery-worker",
-            [
-                str(service / ".venv/bin/celery"),
-                "-A",
-                "app.worker",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--hostname",
-                f"bench-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            service,
-            env,
+            "celery-worker", celery_worker_command(service, "bench"), service, env
         )
         wait_for_log(worker, " ready.")
         out = run(

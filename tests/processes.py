@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,3 +333,15 @@ def fuzz(service: str, openapi: Path, base_url: str, workdir: Path, examples: in
     if result.returncode != 0 and not problems:
         problems.append(f"schemathesis exited {result.returncode}")
     return FuzzReport(service, document["test_cases"]["generated"], problems, output)
+
+
+def celery_worker_command(service: Path, name: str, concurrency: int = 1) -> list[str]:
+    """A generated Python service's Celery worker, as compose and deploy/k8s start it.
+
+    `name` makes the node name unique, so workers sharing a Redis never clash.
+    """
+    return [
+        *(str(service / ".venv/bin/celery"), "-A", "app.worker", "worker", "--loglevel=INFO"),
+        *(f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"),
+        f"--hostname={name}-{uuid.uuid4().hex[:8]}@%h",
+    ]

@@ -16,6 +16,7 @@ from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     Reply,
+    celery_worker_command,
     delete_redis_keys,
     free_port,
     http,
@@ -132,11 +133,8 @@ def hybrid(
 
     start_ml()
     processes["celery"] = start_process(
-        "celery",
-        [str(venv / "celery"), "-A", "app.worker", "worker", "--loglevel=INFO", "--concurrency=1",
-         "--hostname", f"hybrid-{unique}@%h"],
-        ml_dir, ml_env, logs,
-    )  # fmt: skip
+        "celery", celery_worker_command(ml_dir, "hybrid"), ml_dir, ml_env, logs
+    )
     start_gateway()
     processes["worker"] = start_process(
         "worker", [str(NODE), "dist/worker.js"], api_dir, node_env, logs

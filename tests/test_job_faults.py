@@ -21,6 +21,7 @@ from conftest import NODE, run_once, tool_env
 from processes import (
     PrivateRedis,
     Process,
+    celery_worker_command,
     free_port,
     http,
     kill_children,
@@ -141,10 +142,7 @@ def python_stack(service: Path, redis: PrivateRedis, logs: Path, **settings: str
     )
     bin_dir = service / ".venv" / "bin"
     api = [str(bin_dir / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    worker = [
-        *(str(bin_dir / "celery"), "-A", "app.worker", "worker", "--loglevel=INFO"),
-        *("--concurrency=2", f"--hostname=worker-{uuid.uuid4().hex[:6]}@%h"),
-    ]
+    worker = celery_worker_command(service, "worker", concurrency=2)
     return Stack(service, env, logs, {"api": api, "worker": worker}, f"http://127.0.0.1:{port}")
 
 

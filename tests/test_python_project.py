@@ -15,7 +15,15 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import run, run_once, tool_env
-from processes import Process, free_port, http, post_json, start_process, wait_until
+from processes import (
+    Process,
+    celery_worker_command,
+    free_port,
+    http,
+    post_json,
+    start_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.generated
 
@@ -99,19 +107,7 @@ def start_service(
         )
         celery = None
         if worker:
-            celery = spawn(
-                "worker",
-                [
-                    str(venv_bin / "celery"),
-                    "-A",
-                    "app.worker",
-                    "worker",
-                    "--loglevel=INFO",
-                    "--concurrency=1",
-                    "--hostname",
-                    f"tier2-{uuid.uuid4().hex[:8]}@%h",
-                ],
-            )
+            celery = spawn("worker", celery_worker_command(full_service, "tier2"))
         service = RunningService(f"http://127.0.0.1:{port}", api, celery)
         wait_until(
             lambda: (

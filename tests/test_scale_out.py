@@ -20,6 +20,7 @@ from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     Reply,
+    celery_worker_command,
     delete_redis_keys,
     free_port,
     http,
@@ -125,12 +126,9 @@ class ScaleRun:
         self.processes.append(start_process(name, command, cwd, env, self.logs))
         return self.processes[-1]
 
-    def celery_worker(self, name: str, venv: Path, cwd: Path, env: dict[str, str]) -> Process:
+    def celery_worker(self, name: str, cwd: Path, env: dict[str, str]) -> Process:
         """A Celery worker started as deploy/k8s starts it, with one pool process."""
-        command = [str(venv / "celery"), "-A", "app.worker", "worker", "--loglevel=INFO",
-                   "--concurrency=1", "--without-gossip", "--without-mingle",
-                   "--hostname", f"{name}-{self.unique}@%h"]  # fmt: skip
-        return self.start(name, command, cwd, env)
+        return self.start(name, celery_worker_command(cwd, name), cwd, env)
 
     def wait_ready(self, url: str) -> None:
         wait_until(lambda: http("GET", f"{url}/readyz").status == 200, url, self.processes)
@@ -299,7 +297,7 @@ def test_python_api_scales_out(
     jobs = celery_jobs(env["JOBS_QUEUE"])
 
     def start_workers() -> None:
-        jobs.workers.extend(scale.celery_worker(f"worker-{i}", venv, service, env) for i in (1, 2))
+        jobs.workers.extend(scale.celery_worker(f"worker-{i}", service, env) for i in (1, 2))
         for worker in jobs.workers:
             scale.wait_logged(worker, " ready.")
 
@@ -348,7 +346,7 @@ def test_hybrid_scales_out(
             digest.workers.append(
                 scale.start(f"worker-{i}", node("dist/worker.js"), api_dir, node_env)
             )
-            ml.workers.append(scale.celery_worker(f"celery-{i}", venv, ml_dir, ml_env))
+            ml.workers.append(scale.celery_worker(f"celery-{i}", ml_dir, ml_env))
         for worker in digest.workers:
             scale.wait_logged(worker, "worker ready")
         for worker in ml.workers:
