@@ -6,8 +6,8 @@ types, huge and deeply nested bodies, unknown fields, invalid UTF-8) all get 4xx
 and the production defaults hold on the real process: no docs, CORS closed, security headers.
 
 FUZZ_EXAMPLES sets the generated cases per operation (5 here; `scripts/fuzz` runs this file's fuzz
-with 200). Projects are rendered with database=none: the fuzz is about input handling, and needs
-no PostgreSQL.
+with 200). The projects are the default renders the other tests use, with PostgreSQL, so the
+fuzz also reaches the database paths (a duplicate name is a 409, never a 500).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, tool_env
+from conftest import NODE, run, run_once, tool_env
 from processes import (
     Process,
     Reply,
@@ -38,10 +38,13 @@ pytestmark = pytest.mark.generated
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
+# With PostgreSQL (the default), so the fuzz reaches the database paths; node-api and python-api
+# are the renders the other generated-project tests install. Without realtime: an event stream of
+# a job no worker runs would hold each generated request until its timeout.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "node-api": {"architecture": "node-api", "database": "none"},
-    "python-api": {"architecture": "python-api", "ml": "core", "database": "none"},
-    "hybrid": {"architecture": "hybrid", "ml": "core", "database": "none"},
+    "node-api": {"architecture": "node-api"},
+    "python-api": {"architecture": "python-api", "ml": "core"},
+    "hybrid": {"architecture": "hybrid", "ml": "core"},
 }
 # Every HTTP service of every architecture: (architecture, service directory).
 SERVICES = ["node-api/api", "python-api/api", "hybrid/api", "hybrid/ml"]
@@ -89,7 +92,10 @@ def start_python(service_dir: Path, name: str, logs: Path, env: dict[str, str]) 
 
 @pytest.fixture(scope="module")
 def services(
-    rendered_project: Callable[..., Path], redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    rendered_project: Callable[..., Path],
+    redis_url: str,
+    create_database: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[str], Service]]:
     """`services("hybrid/ml")`: that service running, its architecture installed and started once.
 
@@ -106,16 +112,25 @@ def services(
         prefixes.append(unique)
         python_env = {"REDIS_URL": redis_url, "JOBS_QUEUE": unique, "RATE_LIMIT_MAX": "1000000"}
         node_env = {"REDIS_URL": redis_url, "QUEUE_PREFIX": unique, "RATE_LIMIT_MAX": "1000000"}
+        # The service that owns the tables gets a migrated database of its own (the ML service
+        # has none), migrated by the image's command.
+        database = {"DATABASE_URL": create_database(f"fuzz_{architecture}")}
         started = []
         python_dir = {"python-api": "api", "hybrid": "ml"}.get(architecture)
         if python_dir:
-            run(["uv", "sync", "--locked"], project / "services" / python_dir)
+            service_dir = project / "services" / python_dir
+            run_once(["uv", "sync", "--locked"], service_dir)
+            if architecture == "python-api":
+                run(["uv", "run", "--locked", "alembic", "upgrade", "head"], service_dir, database)
+                python_env.update(database)
             name = f"{architecture}/{python_dir}"
-            started.append(start_python(project / "services" / python_dir, name, logs, python_env))
+            started.append(start_python(service_dir, name, logs, python_env))
             node_env["ML_SERVICE_URL"] = started[-1].url
         if architecture != "python-api":
-            run(["npm", "ci"], project)
-            run(["npm", "run", "build"], project)
+            run_once(["npm", "ci"], project)
+            run_once(["npm", "run", "build"], project)
+            run([str(NODE), "dist/migrate.js"], project / "services/api", database)
+            node_env.update(database)
             started.append(start_node(project, f"{architecture}/api", logs, node_env))
         for service in started:
             ready = f"{service.url}/readyz"

@@ -41,7 +41,8 @@ export type NotesPublic = z.infer<typeof NotesPublic>;
 // Query string of the list route.
 export const NotesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
+  // Past a million rows OFFSET scans them all: page by a cursor instead.
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
   tag: Tag.optional(),
 });
 export type NotesQuery = z.infer<typeof NotesQuery>;

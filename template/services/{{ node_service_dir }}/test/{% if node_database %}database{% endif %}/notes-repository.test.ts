@@ -28,4 +28,16 @@ describe('the PostgreSQL notes repository', () => {
       (error: unknown) => error instanceof HttpProblem && error.statusCode === 422,
     );
   });
+
+  it('answers a value the column cannot hold with a 422 problem, not a 500', async (t) => {
+    const app = await build(t);
+    // PostgreSQL text cannot hold a NUL character; the fuzz found this one.
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      payload: { title: `Nul \u0000 ${randomUUID()}`, body: '', tags: [] },
+    });
+    assert.equal(response.statusCode, 422);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+  });
 });
