@@ -48,7 +48,15 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 # The toolchain and template snapshots the tests use: Node 24 with working npm/npx and uv on PATH.
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import NODE, commit_all, git, snapshot_template, tool_env
+from conftest import (
+    NODE,
+    commit_all,
+    drop_databases,
+    git,
+    new_database,
+    snapshot_template,
+    tool_env,
+)
 from processes import celery_worker_command
 
 BENCH = REPO / "bench"
@@ -545,10 +553,7 @@ class Bench:
         if "database: postgres" not in answers:
             return {}
         if str(project) not in self.databases:
-            name = f"bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(self.postgres_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url = urlsplit(self.postgres_url)._replace(path=f"/{name}").geturl()
+            url = new_database(self.postgres_url, "bench")
             env = self.env({"DATABASE_URL": url})
             if (project / "services/api/package.json").is_file():
                 run([str(NODE), "dist/migrate.js"], project / "services/api", env)
@@ -560,11 +565,6 @@ class Bench:
                 )
             self.databases[str(project)] = url
         return {"DATABASE_URL": self.databases[str(project)]}
-
-    def drop_databases(self) -> None:
-        with psycopg.connect(self.postgres_url, autocommit=True) as conn:
-            for url in self.databases.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
     def node_version(self, project: Path, package: str) -> str:
         for base in (project / "services/api", project):
@@ -1020,7 +1020,7 @@ class Bench:
             self.processes.stop_all()
             for prefix in self.prefixes:
                 redis_delete_prefix(self.redis_url, prefix)
-            self.drop_databases()
+            drop_databases(self.postgres_url, list(self.databases.values()))
         machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
         self.results["ratios"] = ratios(self.results["http"])
         return {

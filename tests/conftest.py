@@ -182,25 +182,35 @@ def postgres_url() -> str:
     return url
 
 
+def new_database(server_url: str, label: str) -> str:
+    """Create an empty database named `scaffold_<label>_<random>` on the server; return its URL.
+
+    The random part keeps runs sharing a server apart.
+    """
+    name = f"scaffold_{label}_{uuid.uuid4().hex[:8]}".replace("-", "_").lower()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def drop_databases(server_url: str, urls: list[str]) -> None:
+    """Drop the databases `new_database` made, whoever is still connected to them."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for url in urls:
+            conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def create_database(postgres_url: str) -> Iterator[Callable[[str], str]]:
-    """`create_database(label)` -> the URL of a new, empty database, dropped when the run ends.
-
-    Names are unique per call (`scaffold_<label>_<random>`), so runs sharing a server never meet.
-    """
+    """`create_database(label)` -> the URL of a new, empty database, dropped when the run ends."""
     created: list[str] = []
 
     def _create(label: str) -> str:
-        name = f"scaffold_{label}_{uuid.uuid4().hex[:8]}".replace("-", "_").lower()
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+        created.append(new_database(postgres_url, label))
+        return created[-1]
 
     yield _create
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_databases(postgres_url, created)
 
 
 # Template repositories and projects under git, for the update tier and the migrations.
