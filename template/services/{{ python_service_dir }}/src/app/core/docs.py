@@ -3,13 +3,49 @@
 Off by default, so a production deployment shows neither the UI nor the schema unless someone
 turns them on (`.env.example` does, for local runs). Clients build against the committed
 contracts/openapi.json either way.
+
+The document says what the service really sends, in OpenAPI 3.1 terms (`contract_document`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+
+from app.core.errors import PROBLEM_JSON
+
+EVENT_STREAM = "text/event-stream"
+
+
+def contract_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Make FastAPI's document say what the service sends, as valid OpenAPI 3.1; edits in place.
+
+    - An error response declared with `PROBLEM_RESPONSE` is sent as application/problem+json only
+      (app.core.errors), but FastAPI files the model's schema under the route's own media type
+      (application/json, or text/event-stream): move it to application/problem+json.
+    - FastAPI documents a server-sent-events route with `itemSchema`, an OpenAPI 3.2 keyword that
+      3.1 tools reject: in 3.1 the stream is a string whose events each carry one item as JSON,
+      described in words, with the item's schema named (it is in components for the other routes).
+    Idempotent: FastAPI caches the document, and this runs on each read of it.
+    """
+    for operation in (op for item in document["paths"].values() for op in item.values()):
+        for status, response in operation["responses"].items():
+            content: dict[str, Any] = response.get("content", {})
+            if PROBLEM_JSON in content:
+                schema = next((c["schema"] for c in content.values() if "schema" in c), None)
+                content.clear()
+                content[PROBLEM_JSON] = {"schema": schema} if schema else {}
+            elif status.startswith("2") and "itemSchema" in content.get(EVENT_STREAM, {}):
+                item = content[EVENT_STREAM].pop("itemSchema")
+                name = item.get("$ref", "").rsplit("/", 1)[-1] or "JSON value"
+                content[EVENT_STREAM]["schema"] = {
+                    "type": "string",
+                    "description": f"Server-sent events; each event's data is one {name} as JSON.",
+                }
+    return document
 
 
 def _require_docs_enabled(request: Request) -> None:
@@ -18,8 +54,15 @@ def _require_docs_enabled(request: Request) -> None:
 
 
 def add_docs(app: FastAPI) -> None:
-    """Add the docs routes, answering 404 (like any unknown path) while DOCS_ENABLED is false."""
+    """Add the docs routes, answering 404 (like any unknown path) while DOCS_ENABLED is false,
+    and make `app.openapi()` return the `contract_document`."""
     only_when_enabled = [Depends(_require_docs_enabled)]
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return contract_document(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=only_when_enabled)
     async def read_openapi() -> JSONResponse:
