@@ -354,24 +354,38 @@ def test_images_ports_and_commands_match_the_dockerfiles_and_compose(project: Pa
             assert grace == doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
 
 
-def test_only_the_gateway_reaches_the_ml_service(project: Path) -> None:
-    """hybrid: one NetworkPolicy admits the gateway's pods to the ML pods' port, nothing else."""
+def test_network_policies_admit_only_the_public_api_and_the_gateway(project: Path) -> None:
+    """Ingress is denied to every pod of the project, except the public API's port (from anywhere)
+    and, in hybrid, the ML service's port from the gateway's pods only."""
     docs = objects(project, "prod")
     policies = named(docs, "NetworkPolicy")
-    if answers(project)["architecture"] != "hybrid":
-        assert not policies
-        return
-    (policy,) = policies.values()
     deployments = named(docs, "Deployment")
     pod_labels = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in deployments.items()}
+    for job in named(docs, "Job").values():
+        pod_labels[job["metadata"]["name"]] = job["spec"]["template"]["metadata"]["labels"]
 
     def selects(selector: dict[str, Any]) -> set[str]:
-        wanted = selector["matchLabels"].items()
+        wanted = selector.get("matchLabels", {}).items()
         return {name for name, labels in pod_labels.items() if wanted <= labels.items()}
 
-    assert {"ml"} == selects(policy["spec"]["podSelector"])
-    assert ["Ingress"] == policy["spec"]["policyTypes"]
-    (rule,) = policy["spec"]["ingress"]
+    assert all(["Ingress"] == p["spec"]["policyTypes"] for p in policies.values())
+    # Each policy selects this project's pods only (the part-of label), and without any rule the
+    # first denies all ingress to all of them.
+    deny = policies["default-deny-ingress"]
+    assert set(pod_labels) == selects(deny["spec"]["podSelector"])
+    assert "ingress" not in deny["spec"]
+    api = policies["api-from-anywhere"]
+    assert {"api"} == selects(api["spec"]["podSelector"])
+    (rule,) = api["spec"]["ingress"]
+    assert "from" not in rule
+    exposed = named(docs, "Service")["api"]["spec"]["ports"][0]["port"]
+    assert [exposed] == [port["port"] for port in rule["ports"]]
+    if answers(project)["architecture"] != "hybrid":
+        assert {"default-deny-ingress", "api-from-anywhere"} == set(policies)
+        return
+    ml = policies["ml-from-gateway-only"]
+    assert {"ml"} == selects(ml["spec"]["podSelector"])
+    (rule,) = ml["spec"]["ingress"]
     assert [{"api"}] == [selects(peer["podSelector"]) for peer in rule["from"]]
     assert [8000] == [port["port"] for port in rule["ports"]]
     assert "http://ml:8000" == next(iter(named(docs, "ConfigMap").values()))["data"].get(

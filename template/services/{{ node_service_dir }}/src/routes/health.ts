@@ -9,13 +9,29 @@ const Status = z.object({ status: z.literal('ok') });
 const healthRoutes: FastifyPluginAsyncZod = async (fastify) => {
   fastify.get(
     '/healthz',
-    { schema: { tags: ['health'], response: { 200: Status } }, logLevel: 'warn' },
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'readHealth',
+        summary: 'Liveness: the process is up',
+        response: { 200: Status },
+      },
+      logLevel: 'warn',
+    },
     async () => ({ status: 'ok' as const }),
   );
 
   fastify.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: Status, 503: Problem } }, logLevel: 'warn' },
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'readReadiness',
+        summary: 'Readiness: every dependency answers',
+        response: { 200: Status, 503: Problem },
+      },
+      logLevel: 'warn',
+    },
     async (request, reply) => {
       for (const { name, check } of fastify.readinessChecks) {
         try {

@@ -8,6 +8,7 @@ const notesRoutes: FastifyPluginAsyncZod = async (fastify) => {
     {
       schema: {
         tags: ['notes'],
+        operationId: 'createNote',
         summary: 'Create a note',
         body: NoteCreate,
         response: { 201: NotePublic, 400: Problem, 409: Problem, 413: Problem },
@@ -24,6 +25,7 @@ const notesRoutes: FastifyPluginAsyncZod = async (fastify) => {
     {
       schema: {
         tags: ['notes'],
+        operationId: 'listNotes',
         summary: 'List notes, newest first',
         querystring: NotesQuery,
         response: { 200: NotesPublic, 400: Problem },
@@ -37,6 +39,7 @@ const notesRoutes: FastifyPluginAsyncZod = async (fastify) => {
     {
       schema: {
         tags: ['notes'],
+        operationId: 'readNote',
         summary: 'Read a note',
         params: NoteParams,
         response: { 200: NotePublic, 400: Problem, 404: Problem },

@@ -10,6 +10,7 @@ const predictionsRoutes: FastifyPluginAsyncZod = async (fastify) => {
     {
       schema: {
         tags: ['predictions'],
+        operationId: 'createPrediction',
         summary: 'Classify up to 100 flowers now (the ML service runs the model)',
         body: PredictionCreate,
         response: { 200: PredictionsPublic, 400: Problem, 503: Problem },
