@@ -50,7 +50,14 @@ def test_every_variant_and_committed_document_passes_the_lint_gate(
     projects = [rendered_project(**answers) for answers in VARIANTS.values()]
     documents = sorted(str(path) for path in (TEMPLATE_ROOT / "generated/openapi").glob("*.json"))
     result = subprocess.run(
-        ["uv", "run", str(projects[0] / "scripts/lint.py"), *map(str, projects), "--openapi", *documents],
+        [
+            "uv",
+            "run",
+            str(projects[0] / "scripts/lint.py"),
+            *map(str, projects),
+            "--openapi",
+            *documents,
+        ],
         cwd=projects[0],
         env=tool_env(),
         capture_output=True,

@@ -28,7 +28,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 # Files meant to be run directly; every other file is rendered without execute bits.
-EXECUTABLES = {"bench/bench.sh"}
+EXECUTABLES = {"bench/bench.sh", ".github/no-conflict-markers.sh"}
 
 SECRET_PATTERNS = {
     "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),
@@ -49,8 +49,9 @@ SECRET_SETTING = re.compile(
     re.MULTILINE,
 )
 CONFIG_FILE = re.compile(r"(\.env\.example|\.ya?ml|\.json|\.toml|Dockerfile|\.cfg|\.ini)$")
-# Values a secret-named setting may have: empty, or a reference to the environment.
-UNSET = re.compile(r"^(|\$\{[A-Z0-9_]+(:?-[^}]*)?\}|\$[A-Z0-9_]+)$")
+# Values a secret-named setting may have: empty, a reference to the environment, or a GitHub
+# Actions expression (`token: ${{ secrets.X }}`, resolved by the runner; the scan sees `${{`).
+UNSET = re.compile(r"^(|\$\{[A-Z0-9_]+(:?-[^}]*)?\}|\$[A-Z0-9_]+|\$\{\{)$")
 
 # (file name, value): the documented local-dev defaults and test fixtures, nothing else.
 ALLOWED = {

@@ -2,7 +2,7 @@
 # requires-python = ">=3.11"
 # dependencies = []
 # ///
-"""The lint gate: the field's linters on this project, at the versions and with the waivers in lint.toml.
+"""The lint gate: the field's linters, with the versions and waivers of lint.toml.
 
     uv run scripts/lint.py                     # this project
     uv run scripts/lint.py PROJECT ...         # several projects in one run (each tool runs once)
@@ -44,53 +44,71 @@ def waived(config: dict, tool: str) -> list[str]:
     rules = []
     for waiver in config.get("waiver", []):
         if not waiver.get("reason", "").strip():
-            sys.exit(f"lint.toml: the waiver of {waiver.get('rule')} ({waiver.get('tool')}) gives no reason")
+            sys.exit(f"lint.toml: waiver of {waiver.get('rule')} ({waiver.get('tool')}): no reason")
         if waiver["tool"] == tool:
             rules.append(waiver["rule"])
     return rules
 
 
-def commands(config: dict, roots: list[Path], openapi: list[str], scratch: Path) -> dict[str, list[str]]:
+def uv_tool(spec: str, command: str, *args: str, also: tuple[str, ...] = ()) -> list[str]:
+    """`command` from the PyPI package `spec` (name==version), through `uv tool run` (`uvx`),
+    with the packages `also` installed beside it."""
+    return ["uv", "tool", "run", "--from", spec, *(f"--with={a}" for a in also), command, *args]
+
+
+def commands(
+    config: dict, roots: list[Path], openapi: list[str], scratch: Path
+) -> dict[str, list[str]]:
     """Each tool's command line, for the tools that have something to check."""
     tools = config["tools"]
-    workflows = [str(root / ".github/workflows") for root in roots if (root / ".github/workflows").is_dir()]
+    workflows = [str(r / ".github/workflows") for r in roots if (r / ".github/workflows").is_dir()]
     dockerfiles = files(roots, "Dockerfile")
     scripts = files(roots, "*.sh")
     manifests = [str(root / "deploy/k8s") for root in roots if (root / "deploy/k8s").is_dir()]
     openapi = openapi + files(roots, "openapi.json")
     planned: dict[str, list[str]] = {}
     if workflows:
-        zizmor_config = scratch / "zizmor.yml"
         disabled = "".join(f"  {rule}:\n    disable: true\n" for rule in waived(config, "zizmor"))
+        zizmor_config = scratch / "zizmor.yml"
         zizmor_config.write_text(f"rules:\n{disabled}" if disabled else "rules: {}\n")
-        planned["zizmor"] = ["uv", "tool", "run", "--from", tools["zizmor"], "zizmor", "--offline",
-                             "--config", str(zizmor_config), *workflows]
+        planned["zizmor"] = uv_tool(
+            tools["zizmor"], "zizmor", "--offline", "--config", str(zizmor_config), *workflows
+        )
+        # With shellcheck beside it, actionlint also checks each `run:` script.
         ignores = [arg for rule in waived(config, "actionlint") for arg in ("-ignore", rule)]
-        planned["actionlint"] = ["uv", "tool", "run", "--from", tools["actionlint"], "--with", tools["shellcheck"],
-                                 "actionlint", *ignores, *files([Path(w) for w in workflows], "*.yml")]
+        planned["actionlint"] = uv_tool(
+            tools["actionlint"],
+            "actionlint",
+            *ignores,
+            *files(map(Path, workflows), "*.yml"),
+            also=(tools["shellcheck"],),
+        )
     if scripts:
         excludes = [f"--exclude={rule}" for rule in waived(config, "shellcheck")]
-        planned["shellcheck"] = ["uv", "tool", "run", "--from", tools["shellcheck"], "shellcheck", *excludes, *scripts]
+        planned["shellcheck"] = uv_tool(tools["shellcheck"], "shellcheck", *excludes, *scripts)
     if dockerfiles:
         ignores = [arg for rule in waived(config, "hadolint") for arg in ("--ignore", rule)]
-        planned["hadolint"] = ["uv", "tool", "run", "--from", tools["hadolint"], "hadolint", *ignores, *dockerfiles]
+        planned["hadolint"] = uv_tool(tools["hadolint"], "hadolint", *ignores, *dockerfiles)
     targets = [*manifests, *workflows, *dockerfiles]
     if targets:
         skips = ",".join(waived(config, "checkov"))
-        planned["checkov"] = [
-            "uv", "tool", "run", "--from", tools["checkov"], "checkov",
+        planned["checkov"] = uv_tool(
+            tools["checkov"], "checkov",
             "--framework", "kubernetes", "dockerfile", "github_actions",
-            "--compact", "--quiet", "--skip-download", *(["--skip-check", skips] if skips else []),
-            *[arg for target in targets for arg in ("--file" if Path(target).is_file() else "--directory", target)],
-        ]
+            "--compact", "--quiet", "--skip-download",
+            *(["--skip-check", skips] if skips else []),
+            *[arg for target in targets for arg in (
+                "--file" if Path(target).is_file() else "--directory", target
+            )],
+        )  # fmt: skip
     if openapi:
+        disabled = "".join(f"  {rule}: off\n" for rule in waived(config, "redocly"))
         redocly_config = scratch / "redocly.yaml"
-        redocly_config.write_text(
-            "extends:\n  - recommended\nrules:\n"
-            + "".join(f"  {rule}: off\n" for rule in waived(config, "redocly"))
-        )
-        planned["redocly"] = ["npx", "--yes", tools["redocly"], "lint", "--config", str(redocly_config),
-                              "--format", "stylish", *openapi]
+        redocly_config.write_text(f"extends:\n  - recommended\nrules:\n{disabled}")
+        planned["redocly"] = [
+            "npx", "--yes", tools["redocly"], "lint",
+            "--config", str(redocly_config), "--format", "stylish", *openapi,
+        ]  # fmt: skip
     return planned
 
 
@@ -102,12 +120,14 @@ def main() -> int:
     config = tomllib.loads(CONFIG.read_text())
     failed = []
     with tempfile.TemporaryDirectory(prefix="lint-") as scratch:
-        for tool, command in commands(config, arguments.projects, arguments.openapi, Path(scratch)).items():
+        for tool, command in commands(
+            config, arguments.projects, arguments.openapi, Path(scratch)
+        ).items():
             print(f"--- {tool}", flush=True)
             if subprocess.run(command, check=False).returncode != 0:
                 failed.append(tool)
     if failed:
-        print(f"lint: findings from {', '.join(failed)} (waive a rule only in lint.toml, with its reason)")
+        print(f"lint: findings from {', '.join(failed)} (waivers go in lint.toml, with a reason)")
         return 1
     print("lint: clean")
     return 0

@@ -26,9 +26,10 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
     - An error response declared with `PROBLEM_RESPONSE` is sent as application/problem+json only
       (app.core.errors), but FastAPI files the model's schema under the route's own media type
       (application/json, or text/event-stream): move it to application/problem+json.
-    - FastAPI documents a server-sent-events route with `itemSchema`, an OpenAPI 3.2 keyword that
-      3.1 tools reject: in 3.1 the stream is a string whose events each carry one item as JSON,
-      described in words, with the item's schema named (it is in components for the other routes).
+    - FastAPI documents a server-sent-events route with `itemSchema` (one event), an OpenAPI 3.2
+      keyword that 3.1 tools reject. 3.1 has only `schema`, for the whole content, where "a
+      complete event stream can be modeled as if it were a JSON array" of the events (OpenAPI
+      Media Type Registry, text/event-stream): `{"type": "array", "items": <the event>}`.
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
     for operation in (op for item in document["paths"].values() for op in item.values()):
@@ -39,12 +40,8 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
                 content.clear()
                 content[PROBLEM_JSON] = {"schema": schema} if schema else {}
             elif status.startswith("2") and "itemSchema" in content.get(EVENT_STREAM, {}):
-                item = content[EVENT_STREAM].pop("itemSchema")
-                name = item.get("$ref", "").rsplit("/", 1)[-1] or "JSON value"
-                content[EVENT_STREAM]["schema"] = {
-                    "type": "string",
-                    "description": f"Server-sent events; each event's data is one {name} as JSON.",
-                }
+                event = content[EVENT_STREAM].pop("itemSchema")
+                content[EVENT_STREAM]["schema"] = {"type": "array", "items": event}
     return document
 
 
