@@ -9,6 +9,7 @@ The document says what the service really sends, in OpenAPI 3.1 terms (`contract
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -18,6 +19,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from app.core.errors import PROBLEM_JSON
 
 EVENT_STREAM = "text/event-stream"
+TOO_LARGE: dict[str, Any] = {
+    "description": "The body is larger than BODY_LIMIT bytes",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 def contract_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -30,9 +35,13 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       keyword that 3.1 tools reject. 3.1 has only `schema`, for the whole content, where "a
       complete event stream can be modeled as if it were a JSON array" of the events (OpenAPI
       Media Type Registry, text/event-stream): `{"type": "array", "items": <the event>}`.
+    - Every operation that takes a body may answer 413 (app.core.limits.BodyLimitMiddleware, for
+      every route): say so where the route does not.
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
     for operation in (op for item in document["paths"].values() for op in item.values()):
+        if "requestBody" in operation:
+            operation["responses"].setdefault("413", deepcopy(TOO_LARGE))
         for status, response in operation["responses"].items():
             content: dict[str, Any] = response.get("content", {})
             if PROBLEM_JSON in content:
