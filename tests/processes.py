@@ -293,8 +293,9 @@ def start_private_redis(tmp_path: Path) -> PrivateRedis:
 
 # Installed beside this interpreter by requirements-dev.txt.
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-# What the fuzz holds every response to: never a 5xx, and always the schema the document declares.
-FUZZ_CHECKS = "not_a_server_error,response_schema_conformance"
+# What the fuzz holds every response to: never a 5xx, and always the media type and the schema the
+# document declares for its status.
+FUZZ_CHECKS = "not_a_server_error,content_type_conformance,response_schema_conformance"
 
 
 @dataclass

@@ -256,6 +256,86 @@ def test_a_valid_body_is_accepted(services: Callable[[str], Service]) -> None:
         assert reply.status in (200, 201), (name, reply.status, reply.body[:300])
 
 
+# Documented media types ###########################################################################
+
+# Requests that make a service answer each status its document lists, by language: (method,
+# the document's path, the path sent, JSON body or None, the status it must get). `{unique}` in a
+# body is one value per test run; the second create with it is the conflict. A request whose
+# operation a service lacks (no jobs in a variant, no predictions outside hybrid) is skipped.
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+ANSWERS: dict[str, list[tuple[str, str, str, Any, int]]] = {
+    "node": [
+        ("GET", "/healthz", "/healthz", None, 200),
+        ("GET", "/readyz", "/readyz", None, 200),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "{unique}"}, 201),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "{unique}"}, 409),
+        ("POST", "/v1/notes", "/v1/notes", {}, 400),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "big", "padding": "{big}"}, 413),
+        ("GET", "/v1/notes", "/v1/notes", None, 200),
+        ("GET", "/v1/notes", "/v1/notes?limit=0", None, 400),
+        ("GET", "/v1/notes/{id}", "/v1/notes/not-a-uuid", None, 400),
+        ("GET", "/v1/notes/{id}", f"/v1/notes/{NO_SUCH_ID}", None, 404),
+        ("POST", "/v1/jobs", "/v1/jobs", {}, 400),
+        ("POST", "/v1/jobs", "/v1/jobs", {"padding": "{big}"}, 413),
+        ("GET", "/v1/jobs/{id}", "/v1/jobs/no-such-job", None, 404),
+        ("POST", "/v1/predictions", "/v1/predictions", {"instances": [SETOSA]}, 200),
+        ("POST", "/v1/predictions", "/v1/predictions", {}, 400),
+    ],
+    "python": [
+        ("GET", "/healthz", "/healthz", None, 200),
+        ("GET", "/readyz", "/readyz", None, 200),
+        ("POST", "/v1/items", "/v1/items", {"name": "{unique}"}, 201),
+        ("POST", "/v1/items", "/v1/items", {"name": "{unique}"}, 409),
+        ("POST", "/v1/items", "/v1/items", {}, 422),
+        ("POST", "/v1/items", "/v1/items", {"name": "big", "padding": "{big}"}, 413),
+        ("GET", "/v1/items", "/v1/items", None, 200),
+        ("GET", "/v1/items", "/v1/items?limit=0", None, 422),
+        ("GET", "/v1/items/{item_id}", "/v1/items/not-a-uuid", None, 422),
+        ("GET", "/v1/items/{item_id}", f"/v1/items/{NO_SUCH_ID}", None, 404),
+        ("POST", "/v1/predict", "/v1/predict", {"instances": [SETOSA]}, 200),
+        ("POST", "/v1/predict", "/v1/predict", {}, 422),
+        ("POST", "/v1/predict", "/v1/predict", {"padding": "{big}"}, 413),
+        ("GET", "/v1/models/{name}", "/v1/models/no-such-model", None, 404),
+        ("POST", "/v1/jobs", "/v1/jobs", {}, 422),
+        ("GET", "/v1/jobs/{job_id}", "/v1/jobs/not-a-uuid", None, 422),
+        ("GET", "/v1/jobs/{job_id}", f"/v1/jobs/{NO_SUCH_ID}", None, 404),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_answer_has_the_media_type_its_document_declares(
+    services: Callable[[str], Service], name: str
+) -> None:
+    """Successes and errors alike: the status is documented for the operation, and the
+    content-type sent is the one documented for that status (errors: application/problem+json)."""
+    service = services(name)
+    document = json.loads(service.openapi.read_text())
+    unique = f"media-{uuid.uuid4().hex[:12]}"
+    checked = []
+    for method, path, sent, body, expected in ANSWERS[service.language]:
+        operation = document["paths"].get(path, {}).get(method.lower())
+        if operation is None:
+            continue
+        payload = None
+        if body is not None:
+            text = json.dumps(body).replace("{unique}", unique).replace("{big}", "x" * TWO_MIB)
+            payload = text.encode()
+        headers = {"content-type": JSON} if payload is not None else {}
+        reply = http(method, f"{service.url}{sent}", payload, headers)
+        where = f"{method} {sent} -> {reply.status}"
+        assert expected == reply.status, (where, reply.body[:300])
+        documented = operation["responses"].get(str(reply.status))
+        assert documented is not None, f"{where}: status not in the document"
+        assert reply.content_type.split(";")[0] in documented.get("content", {}), (
+            where,
+            reply.content_type,
+            sorted(documented.get("content", {})),
+        )
+        checked.append(where)
+    assert len(checked) >= 10, checked
+
+
 # Production defaults on the real process ##########################################################
 
 
