@@ -1,6 +1,7 @@
-"""A generated project's documented commands fail in a line or two that say what is wrong and what
-to do, not in a traceback: the commands a team runs on its first day, against the mistakes it makes
-first (no database yet, PostgreSQL not started, a wrong setting)."""
+"""A generated project's first day: the local runs serve what the READMEs promise without copying
+.env.example, and the documented commands fail in a line or two that say what is wrong and what
+to do, not in a traceback, on the mistakes a team makes first (no database yet, PostgreSQL not
+started, a wrong setting)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import tool_env
-from processes import free_port
+from conftest import run_once, tool_env
+from processes import free_port, http, kill_process_group, start_process_group, wait_until
 from test_python_project import FULL, installed
 
 pytestmark = pytest.mark.generated
@@ -89,3 +90,36 @@ def test_api_with_an_invalid_setting_stops_in_one_line(
     printed = failure(command, service, **{name: value})
     assert 1 == len(printed), printed
     assert printed[0].startswith(f"invalid configuration: {name}")
+
+
+@pytest.mark.parametrize(
+    ("answers", "command"),
+    [({"architecture": "node-api"}, ["npm", "run", "dev"]), (FULL, ["make", "run"])],
+    ids=["npm run dev", "make run"],
+)
+def test_local_run_serves_the_docs_the_readme_promises(
+    rendered_project: Callable[..., Path],
+    redis_url: str,
+    tmp_path: Path,
+    answers: dict[str, str],
+    command: list[str],
+) -> None:
+    """`npm run dev` / `make run` in a fresh render (no .env) answer /docs, as the READMEs say."""
+    project = rendered_project(**answers)
+    if command[0] == "npm":
+        run_once(["npm", "ci"], cwd=project)
+        cwd = project
+    else:
+        cwd = installed(project / "services" / "api", redis_url)
+    assert not (project / "services/api/.env").exists()
+    port = free_port()
+    env = tool_env({"PORT": str(port), "REDIS_URL": redis_url})
+    process = start_process_group("dev", command, cwd, env, tmp_path)
+    try:
+        wait_until(
+            lambda: http("GET", f"http://127.0.0.1:{port}/docs").status == 200,
+            f"{' '.join(command)} serving /docs",
+            [process],
+        )
+    finally:
+        kill_process_group(process)
