@@ -13,6 +13,11 @@ with the probe's names replaced by the Jinja expressions the template renders:
 
 The uv part runs first: the hybrid gateway's TypeScript types come from the Python OpenAPI.
 
+The lockfiles are the tools' output as written; the template puts each project's own package
+names where the tools sort them (includes/npm_lockfile.jinja, includes/uv_lockfile.jinja), so a
+rendered lockfile is byte for byte what `npm install` / `uv lock` write in the project
+(tests/test_lockfiles.py).
+
 Usage (from the repo root, in the repo's venv):
     .venv/bin/python scripts/relock.py                # reconcile with edited manifests and routes
     .venv/bin/python scripts/relock.py --only npm     # only one tool: npm or uv

@@ -230,21 +230,30 @@ def commit_all(repo: Path, message: str) -> None:
         "-c",
         "user.email=test@example.com",
         "commit",
+        "--allow-empty",
         "-qm",
         message,
         cwd=repo,
     )
 
 
-def snapshot_template(destination: Path) -> Path:
-    """A git repo holding this template's working tree (tracked and new files, not ignored ones)."""
+def snapshot_template(destination: Path, history: bool = False) -> Path:
+    """A git repo holding this template's working tree (tracked and new files, not ignored ones).
+
+    With `history`, the repo is a clone of this one with the working tree committed on top, so
+    its earlier commits can be rendered and updated from.
+    """
+    if history:
+        git("clone", "-q", str(TEMPLATE_ROOT), str(destination), cwd=destination.parent)
+        git("rm", "-rq", ".", cwd=destination)
     files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_ROOT)
     for name in filter(None, files.split("\0")):
         source = TEMPLATE_ROOT / name
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    git("init", "-q", "-b", "main", cwd=destination)
+    if not history:
+        git("init", "-q", "-b", "main", cwd=destination)
     commit_all(destination, "template as of this test run")
     return destination
 

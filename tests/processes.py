@@ -8,6 +8,8 @@ from __future__ import annotations
 import http.client as httpclient
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -72,6 +74,65 @@ def http(
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, raw)
     finally:
         conn.close()
+
+
+# A README's "Try it" block: `curl` lines against $API, with `<id>` where an earlier answer's id goes.
+_TRY_IT = re.compile(r"^## Try it\n.*?```sh\n(.*?)```", re.MULTILINE | re.DOTALL)
+
+
+def readme_examples(readme: str) -> list[tuple[str, str, dict[str, str], bytes | None]]:
+    """The README's curl examples as (method, path, headers, body); `<id>` left in the path."""
+    found = _TRY_IT.search(readme)
+    assert found, "the README has no `## Try it` block of curl examples"
+    examples = []
+    for line in found.group(1).splitlines():
+        if not line.startswith("curl "):
+            continue
+        words = shlex.split(line, comments=True)[1:]
+        headers: dict[str, str] = {}
+        body = None
+        method = "GET"
+        path = ""
+        while words:
+            word = words.pop(0)
+            if word == "-H":
+                name, _, value = words.pop(0).partition(": ")
+                headers[name] = value
+            elif word == "--json":
+                body, method = words.pop(0).encode(), "POST"
+                headers["content-type"] = "application/json"
+            elif word.startswith("$API/"):
+                path = word.removeprefix("$API")
+            else:
+                assert word in ("-s", "-sN"), f"{word!r} in {line!r}: only -s, -sN, -H, --json"
+        examples.append((method, path, headers, body))
+    return examples
+
+
+def routes_without_example(openapi: dict[str, Any], readme: str) -> list[str]:
+    """The operations of an OpenAPI document that no README example calls."""
+    called = {(method, path.split("?")[0]) for method, path, _, _ in readme_examples(readme)}
+    missing = []
+    for template, operations in openapi["paths"].items():
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + r"\Z")
+        for method in operations:
+            if not any(m == method.upper() and pattern.match(p) for m, p in called):
+                missing.append(f"{method.upper()} {template}")
+    return missing
+
+
+def replay_readme_examples(readme: str, base_url: str) -> list[tuple[str, str, Reply]]:
+    """Send each example in order, `<id>` replaced by the id of the last answer that had one."""
+    replies = []
+    last_id = ""
+    for method, path, headers, body in readme_examples(readme):
+        path = path.replace("<id>", last_id)
+        reply = http(method, base_url + path, body, headers, timeout=60)
+        replies.append((method, path, reply))
+        answer = reply.json() if reply.content_type.startswith("application/json") else None
+        if isinstance(answer, dict) and "id" in answer:
+            last_id = str(answer["id"])
+    return replies
 
 
 def post_json(url: str, payload: object, timeout: float = 30, **headers: str) -> Reply:

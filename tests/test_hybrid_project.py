@@ -22,6 +22,8 @@ from processes import (
     http,
     outputs,
     post_json,
+    replay_readme_examples,
+    routes_without_example,
     start_process,
     stop_all,
     wait_until,
@@ -183,6 +185,15 @@ class TestHybridProject:
         body = reply.json()
         assert "setosa" == body["predictions"][0]["label"]
         assert "1.0.0" == body["model_version"]
+
+    def test_readme_examples_answer_as_documented(self, project: Path, hybrid: Hybrid) -> None:
+        """Every gateway route has a curl example in its README; each succeeds, SSE included."""
+        readme = (project / "services/api/README.md").read_text()
+        openapi = json.loads((project / "services/api/openapi.json").read_text())
+        assert [] == routes_without_example(openapi, readme)
+        replies = replay_readme_examples(readme, hybrid.gateway_url)
+        failed = [(m, p, r.status, r.body[:300]) for m, p, r in replies if r.status >= 400]
+        assert [] == failed, hybrid.log()
 
     def test_gateway_refuses_an_invalid_prediction_without_calling_the_ml_service(
         self, hybrid: Hybrid

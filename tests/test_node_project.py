@@ -24,6 +24,8 @@ from processes import (
     http,
     outputs,
     post_json,
+    replay_readme_examples,
+    routes_without_example,
     start_process,
     stop_all,
     wait_until,
@@ -256,6 +258,17 @@ def test_built_api_creates_reads_and_lists_notes_in_postgres(default_services: S
         duplicate.content_type.split(";")[0],
     )
     assert 'A note titled "SHIP IT" already exists.' == duplicate.json()["detail"]
+
+
+def test_readme_examples_answer_as_documented(
+    installed: Callable[..., Path], default_services: Services
+) -> None:
+    """Every route has a curl example in the README, and each one succeeds against the service."""
+    service = installed(**DEFAULT) / "services/api"
+    readme = (service / "README.md").read_text()
+    assert [] == routes_without_example(json.loads((service / "openapi.json").read_text()), readme)
+    replies = replay_readme_examples(readme, default_services.base_url)
+    assert [] == [(m, p, r.status, r.body[:300]) for m, p, r in replies if r.status >= 400]
 
 
 def test_notes_survive_a_restart_of_the_server(default_services: Services) -> None:

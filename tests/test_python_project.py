@@ -6,6 +6,7 @@ machine."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from processes import (
     free_port,
     http,
     post_json,
+    replay_readme_examples,
+    routes_without_example,
     start_process,
     wait_until,
 )
@@ -183,6 +186,17 @@ class TestFullService:
         assert 422 == reply.status
         assert "application/problem+json" == reply.content_type
         assert "json_invalid" == reply.json()["errors"][0]["type"]
+
+    def test_readme_examples_answer_as_documented(
+        self, full_service: Path, start_service: Callable[..., RunningService]
+    ) -> None:
+        """Every route has a curl example in the README, and each one succeeds against the service."""
+        readme = (full_service / "README.md").read_text()
+        openapi = json.loads((full_service / "contracts/openapi.json").read_text())
+        assert [] == routes_without_example(openapi, readme)
+        service = start_service()
+        replies = replay_readme_examples(readme, service.url)
+        assert [] == [(m, p, r.status, r.body[:300]) for m, p, r in replies if r.status >= 400]
 
     def test_processes_keep_items_in_postgresql(
         self, start_service: Callable[..., RunningService]

@@ -26,10 +26,24 @@ PROMPTS = [
     "The team's strongest language?",
     "What matters most right now?",
     "Is there CPU-heavy or long-running work",
-    "Architecture to generate (from your answers we recommend: ",
+    "Architecture to generate. From your answers we recommend",
     "Where does the example domain keep its data?",
     "Where will it run beyond one machine?",
 ]
+# What each guidance question says its answer weighs, on screen with the question.
+WEIGHS = {
+    "Who calls this backend?": "A TypeScript web frontend pulls towards Node",
+    "Do users need live updates": "Yes pulls towards Node",
+    "What role does machine learning or data work play?": "pull decisively towards Python",
+    "The team's strongest language?": "It pulls towards itself",
+    "What matters most right now?": "Throughput pulls towards Node",
+    "Is there CPU-heavy or long-running work": "Neutral between the stacks",
+}
+# The recommendation for the answers typed below (ML core, the rest defaults), with its reason.
+RECOMMENDATION = (
+    "hybrid, because ML is core, a TypeScript web frontend calls it and the team writes TypeScript"
+    " (rule 1 of 5)"
+)
 
 
 def test_person_answers_in_a_terminal_and_gets_the_recommendation(tmp_path: Path) -> None:
@@ -48,6 +62,8 @@ def test_person_answers_in_a_terminal_and_gets_the_recommendation(tmp_path: Path
     try:
         for help_text in PROMPTS:
             terminal.expect_exact(help_text)
+            if help_text in WEIGHS:
+                terminal.expect_exact(WEIGHS[help_text])
             if help_text.startswith("Project name"):
                 terminal.expect_exact("My Backend")  # the default, editable in place
                 terminal.send(CLEAR_LINE + "Terminal Shop" + ENTER)
@@ -57,7 +73,7 @@ def test_person_answers_in_a_terminal_and_gets_the_recommendation(tmp_path: Path
             elif help_text.startswith("What role does machine learning"):
                 terminal.send(DOWN + DOWN + ENTER)  # none -> hosted-apis -> core
             elif help_text.startswith("Architecture"):
-                terminal.expect_exact("hybrid)")
+                terminal.expect_exact(RECOMMENDATION)
                 terminal.send(ENTER)
             else:
                 terminal.send(ENTER)

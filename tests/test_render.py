@@ -241,3 +241,44 @@ def test_license_matches_the_answer(
     text = (rendered_project(**variant) / "LICENSE").read_text()
     assert words in text
     assert "Demo Team" in text
+
+
+# Answers whose ADR and SECURITY.md must not promise what the project does not do: clients that do
+# not import the contracts, no database, an ML service with no authentication in front of it.
+HONEST_DOCS: dict[str, dict[str, Any]] = {
+    "hybrid-public-realtime": {
+        "architecture": "hybrid",
+        "ml": "core",
+        "consumers": "mobile-or-public",
+        "realtime": True,
+    },
+    "node-api-no-database": {"architecture": "node-api", "database": "none"},
+    "node-api-public-no-database": {
+        "architecture": "node-api",
+        "consumers": "mobile-or-public",
+        "database": "none",
+    },
+    "python-api-internal": {"architecture": "python-api", "consumers": "internal", "ml": "core"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HONEST_DOCS))
+def test_adr_and_security_say_what_the_project_does_and_does_not(
+    rendered_project: Callable[..., Path], name: str
+) -> None:
+    """No authentication, no TLS and (when so) no persistence are stated; nothing more is claimed."""
+    answers = {"consumers": "typescript-web", "database": "postgres", **HONEST_DOCS[name]}
+    project = rendered_project(**HONEST_DOCS[name])
+    adr = " ".join((project / "docs/adr/0001-architecture.md").read_text().split())
+    security = " ".join((project / "SECURITY.md").read_text().split())
+    assert "No authentication or authorisation." in security
+    assert "No TLS." in security
+    assert ("No persistence." in security) == (answers["database"] == "none")
+    hybrid = answers["architecture"] == "hybrid"
+    assert ("between the gateway and the ML service" in security) == hybrid
+    assert "No authentication yet" in adr
+    assert "owns users" not in adr
+    shares_contracts = answers["consumers"] == "typescript-web" and answers["architecture"] != (
+        "python-api"
+    )
+    assert ("which our TypeScript frontend imports too" in adr) == shares_contracts

@@ -9,10 +9,11 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, make_url, pool
+from sqlalchemy.exc import OperationalError
 
 import app.tables  # noqa: F401 (defines the tables on Base.metadata, for autogenerate)
-from app.core.config import load_settings
+from app.core.config import ConfigurationError, load_settings
 from app.core.db import Base, driver_url
 
 config = context.config
@@ -21,7 +22,10 @@ if config.config_file_name and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # The same URL as the app, with the same driver, used synchronously (psycopg 3 does both).
-url = driver_url(load_settings().database_url)
+try:
+    url = driver_url(load_settings().database_url)
+except ConfigurationError as error:
+    raise SystemExit(str(error)) from None  # one line naming the variable, not a traceback
 target_metadata = Base.metadata
 
 if context.is_offline_mode():
@@ -32,7 +36,18 @@ if context.is_offline_mode():
 else:
     # One connection, no pool: migrations are a one-off process.
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    try:
+        connection = engine.connect()
+    except OperationalError as error:
+        # One line, as `npm run migrate` prints it: the database (never the password) and why.
+        database = make_url(url)
+        reason = " ".join(str(error.orig).split())
+        raise SystemExit(
+            f"{database.host}:{database.port or 5432}/{database.database}: {reason}\n"
+            f"Start PostgreSQL and create the database (createdb {database.database}), or set "
+            "DATABASE_URL (see .env.example)."
+        ) from None
+    with connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

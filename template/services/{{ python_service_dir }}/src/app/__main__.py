@@ -1,4 +1,4 @@
-"""Serve the API: `python -m app [--host 0.0.0.0] [--port 8000]` (the image's command).
+"""Serve the API: `python -m app [--host 0.0.0.0] [--port 8000] [--reload]` (the image's command).
 
 The same as `uvicorn app.main:app`, plus a clean exit: on SIGTERM or SIGINT uvicorn stops taking
 connections, finishes requests in flight and runs the lifespan shutdown, then re-raises the signal
@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 
 import uvicorn
+
+from app.core.config import ConfigurationError, load_settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 (a container's interface)
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--reload", action="store_true", help="restart on code changes (make run)")
     args = parser.parse_args()
+    try:
+        load_settings()  # a bad setting stops here in one line, not in a lifespan traceback
+    except ConfigurationError as error:
+        sys.exit(str(error))
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, signal.SIG_IGN)  # uvicorn installs its own while it serves
     uvicorn.run(
         "app.main:app",
         host=args.host,
         port=args.port,
+        reload=args.reload,
         access_log=False,  # app.core.middleware logs each request, with its id
         proxy_headers=True,
         timeout_graceful_shutdown=20,
