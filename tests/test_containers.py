@@ -67,6 +67,7 @@ class Image:
     dockerfile: str
     tag: str
     seconds: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # one per build, all removed at the end
 
     def inspect(self) -> dict[str, Any]:
         config: dict[str, Any] = json.loads(docker("image", "inspect", self.tag))[0]["Config"]
@@ -95,6 +96,7 @@ def build(image: Image) -> None:
         str(image.context),
     )
     image.seconds.append(time.monotonic() - started)
+    image.ids.append(docker("image", "inspect", "--format", "{{.Id}}", image.tag).strip())
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +125,8 @@ def images(rendered_project: Callable[..., Path]) -> Iterator[dict[str, dict[str
         build(image)
     yield built
     for image in by_build.values():
-        subprocess.run([DOCKER, "rmi", "--force", image.tag], capture_output=True, check=False)
+        remove = [DOCKER, "rmi", "--force", image.tag, *image.ids]
+        subprocess.run(remove, capture_output=True, check=False)
 
 
 # Running them ######################################################################################
