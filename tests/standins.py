@@ -75,7 +75,7 @@ def require_docker() -> None:
 
 
 def base_images(dockerfile: Path) -> list[str]:
-    """The images a Dockerfile builds on: its FROM lines and COPY --from=<image> (not its stages)."""
+    """The images a Dockerfile builds on: its FROM and COPY --from=<image> (not its own stages)."""
     text = dockerfile.read_text()
     stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, re.MULTILINE | re.IGNORECASE))
     named = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
@@ -133,7 +133,10 @@ def debian_base() -> str:
         ]
         flags = [flag for change in changes for flag in ("--change", change)]
         subprocess.run(
-            [DOCKER, "import", *flags, "-", BASE_TAG], stdin=tar.stdout, check=True, capture_output=True
+            [DOCKER, "import", *flags, "-", BASE_TAG],
+            stdin=tar.stdout,
+            check=True,
+            capture_output=True,
         )
         assert 0 == tar.wait()
     return BASE_TAG
@@ -209,4 +212,4 @@ def uv_standin(image: str, version: str) -> None:
         uv_bin = Path(uv.find_uv_bin())
         shutil.copy2(uv_bin, context / "uv")
         shutil.copy2(uv_bin.with_name("uvx"), context / "uvx")
-        build_from(image, "FROM scratch\nCOPY uv uvx /\nENTRYPOINT [\"/uv\"]\n", context)
+        build_from(image, 'FROM scratch\nCOPY uv uvx /\nENTRYPOINT ["/uv"]\n', context)

@@ -56,7 +56,7 @@ WAIT = 120.0
 RUN_ID = uuid.uuid4().hex[:8]
 
 
-# Images ############################################################################################
+# Images ###########################################################################################
 
 
 @dataclass
@@ -129,7 +129,7 @@ def images(rendered_project: Callable[..., Path]) -> Iterator[dict[str, dict[str
         subprocess.run(remove, capture_output=True, check=False)
 
 
-# Running them ######################################################################################
+# Running them #####################################################################################
 
 
 @dataclass
@@ -303,7 +303,7 @@ def wait_for_job(url: str, deployment: Deployment, done: Callable[[dict[str, Any
     return job
 
 
-# Tests #############################################################################################
+# Tests ############################################################################################
 
 
 class TestNodeImage:
@@ -316,7 +316,9 @@ class TestNodeImage:
         assert 201 == created.status, f"{created.body!r}\n{deployment.log()}"
         note = created.json()
         assert note == http("GET", f"{api}/v1/notes/{note['id']}").json()
-        submitted = post_json(f"{api}/v1/jobs", {"type": "digest", "data": {"text": "hi", "rounds": 10}})
+        submitted = post_json(
+            f"{api}/v1/jobs", {"type": "digest", "data": {"text": "hi", "rounds": 10}}
+        )
         assert 202 == submitted.status, submitted.body
         job = wait_for_job(
             f"{api}/v1/jobs/{submitted.json()['id']}",
@@ -389,7 +391,7 @@ class TestHybridImages:
         stop_every_container(deployment)
 
 
-# What compose and the manifests say about the images ##############################################
+# What compose and the manifests say about the images #############################################
 
 
 @pytest.mark.parametrize("name", sorted(PROJECTS))
@@ -414,7 +416,10 @@ def test_compose_and_manifests_match_the_built_images(
     for doc in workloads(kustomize(project / "deploy/k8s/base")):
         service = doc["metadata"]["name"]
         (container,) = containers(doc)
-        config = {**doc["spec"]["template"]["spec"]["securityContext"], **container.get("securityContext", {})}
+        config = {
+            **doc["spec"]["template"]["spec"]["securityContext"],
+            **container.get("securityContext", {}),
+        }
         users[service] = (config["runAsUser"], config["runAsGroup"])
         command = container.get("command") or built[service].inspect()["Cmd"]
         commands.add((service, tuple(re.sub(r"\$\(\w+\)", "1", part) for part in command)))
@@ -446,7 +451,7 @@ def assert_entry_exists(image: Image, command: list[str], service: str) -> None:
         checks.append('test -f alembic.ini || { echo "no alembic.ini"; exit 1; }')
     modules = [b for a, b in zip(args, args[1:], strict=False) if a in ("-A", "-m", "--app")]
     checks += [
-        f'python -c "import importlib.util as u, sys; sys.exit(u.find_spec(\'{module}\') is None)"'
+        f"python -c \"import importlib.util as u, sys; sys.exit(u.find_spec('{module}') is None)\""
         f' || {{ echo "no module {module}"; exit 1; }}'
         for module in modules
     ]
@@ -455,7 +460,9 @@ def assert_entry_exists(image: Image, command: list[str], service: str) -> None:
          image.tag, "-c", "; ".join(checks)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert 0 == result.returncode, f"{service}: `{' '.join(command)}`: {result.stdout}{result.stderr}"
+    assert 0 == result.returncode, (
+        f"{service}: `{' '.join(command)}`: {result.stdout}{result.stderr}"
+    )
 
 
 def assert_listens_on_exposed_port(
