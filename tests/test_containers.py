@@ -136,7 +136,8 @@ def images(rendered_project: Callable[..., Path]) -> Iterator[dict[str, dict[str
 class Container:
     name: str
     service: str
-    grace: int
+    grace: int  # seconds `docker stop` waits before SIGKILL: compose's stop_grace_period
+    healthchecked: bool  # the image's HEALTHCHECK or compose's, unless compose disables it
 
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = json.loads(docker("inspect", self.name))[0]["State"]
@@ -165,10 +166,13 @@ class Deployment:
                 state = container.state()
                 if not state["Running"]:
                     pytest.fail(f"{container.service} exited ({state})\n{self.log()}")
-            return all(
-                c.state().get("Health", {}).get("Status", "healthy") == "healthy"
+            health = {
+                c.service: c.state().get("Health", {}).get("Status")
                 for c in self.containers.values()
-            )
+                if c.healthchecked
+            }
+            assert None not in health.values(), f"a container without a healthcheck: {health}"
+            return all(status == "healthy" for status in health.values())
 
         wait_until(healthy, "every container's healthcheck to pass", timeout=WAIT)
 
@@ -249,6 +253,7 @@ def deploy(
                 f"scaffold-test-{name}-{service}-{uuid.uuid4().hex[:8]}",
                 service,
                 int(str(spec.get("stop_grace_period", "10s")).removesuffix("s")),
+                not spec.get("healthcheck", {}).get("disable", False),
             )
             image = images[name][service].tag
             command = spec.get("command", [])
@@ -283,7 +288,8 @@ def stop_every_container(deployment: Deployment) -> None:
         codes[service] = (state["ExitCode"], state["OOMKilled"])
     assert {s: (0, False) for s in deployment.containers} == codes, deployment.log()
     for service, container in deployment.containers.items():
-        assert not WRITE_FAILURES.search(container.logs()), f"{service} wrote to its root:\n"
+        logs = container.logs()
+        assert not WRITE_FAILURES.search(logs), f"{service} wrote to its root:\n{logs[-3000:]}"
 
 
 def wait_for_job(url: str, deployment: Deployment, done: Callable[[dict[str, Any]], bool]) -> Any:
