@@ -50,17 +50,18 @@ def main() -> None:
         for (name, service), (dockerfile, context) in builds.items():
             tag = f"bench-images-{name}-{service}"
             command = ["build", "--network", "host", "-f", str(context / dockerfile), "-t", tag]
-            seconds = []
+            seconds, ids = [], []
             for extra in (["--no-cache"], ["--no-cache"], []):
                 if not seconds:
                     docker("builder", "prune", "--all", "--force")
                 started = time.monotonic()
                 docker(*command, *extra, str(context))
                 seconds.append(time.monotonic() - started)
+                ids.append(docker("image", "inspect", "--format", "{{.Id}}", tag).strip())
             (base,) = [b for b in base_images(context / dockerfile) if "astral-sh" not in b]
             total, app = size(tag), size(tag) - size(base)
             rows.append((f"{name}: {service}", base, total, app, *seconds))
-            docker("rmi", tag)
+            docker("rmi", "--force", tag, *sorted(set(ids) - {ids[-1]}))
     print("| image | base | size | app layers | cold | warm | no change |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, base, total, app, cold, warm, cached in rows:
