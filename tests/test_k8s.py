@@ -446,3 +446,15 @@ def service_settings(project: Path, service_dir: str) -> set[str]:
     """The settings a service reads: the variable names of its .env.example."""
     text = (project / "services" / service_dir / ".env.example").read_text()
     return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+
+
+def test_compose_sets_only_settings_the_services_read(project: Path) -> None:
+    """Every `environment` key of a built compose service is a setting its image's service reads
+    (its .env.example); the containers tier then runs each service with exactly these."""
+    compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    for name, service in compose.items():
+        if "build" not in service:
+            continue
+        service_dir = Path(build_of(service)[0]).name if build_of(service)[0] != "." else "api"
+        unknown = service["environment"].keys() - service_settings(project, service_dir)
+        assert not unknown, f"compose's {name} sets what services/{service_dir} does not read"
