@@ -479,21 +479,28 @@ def assert_listens_on_exposed_port(
     (exposed,) = [int(port.split("/")[0]) for port in image.inspect()["ExposedPorts"]]
     environment = {k: resolve_defaults(v) for k, v in spec["environment"].items()}
     environment.update({k: v for k, v in local.items() if k in environment}, HOST="127.0.0.1")
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", exposed))
+        except OSError:
+            pytest.fail(f"port {exposed} is taken on this machine; stop what holds it", False)
     name = f"scaffold-test-port-{uuid.uuid4().hex[:8]}"
     env_flags = [flag for k, v in environment.items() for flag in ("--env", f"{k}={v}")]
     docker("run", "--detach", "--name", name, "--network", "host", "--read-only", "--tmpfs",
            "/tmp", "--no-healthcheck", *env_flags, image.tag)  # fmt: skip
+
+    def listening() -> bool:
+        state = json.loads(docker("inspect", name))[0]["State"]
+        assert state["Running"], f"{service} exited: {state}"
+        with socket.create_connection(("127.0.0.1", exposed), timeout=2):
+            return True
+
     try:
-        wait_until(
-            lambda: bool(socket.create_connection(("127.0.0.1", exposed), 2).close() or True),
-            f"{service} to listen on {exposed}",
-            timeout=WAIT,
-        )
-    except pytest.fail.Exception:
+        wait_until(listening, f"{service} to listen on {exposed}", timeout=WAIT)
+    except (pytest.fail.Exception, AssertionError) as error:
         logs = subprocess.run([DOCKER, "logs", name], capture_output=True, text=True).stderr
         pytest.fail(
-            f"{service} does not listen on its EXPOSEd port {exposed} (if another process holds "
-            f"that port on this machine, stop it):\n{logs[-3000:]}"
+            f"{service} does not listen on its EXPOSEd port {exposed}: {error}\n{logs[-3000:]}"
         )
     finally:
         subprocess.run([DOCKER, "rm", "--force", name], capture_output=True, check=False)
