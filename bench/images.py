@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import render  # noqa: E402
-from standins import BUILD_ENV, DOCKER, base_images, ensure_standins  # noqa: E402
+from standins import BUILD_ENV, DOCKER, base_images, build_network, ensure_standins  # noqa: E402
 from test_containers import PROJECTS, compose_services  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> None:
         ensure_standins([context / dockerfile for dockerfile, context in builds.values()])
         for (name, service), (dockerfile, context) in builds.items():
             tag = f"bench-images-{name}-{service}"
-            command = ["build", "--network", "host", "-f", str(context / dockerfile), "-t", tag]
+            command = ["build", *build_network(), "-f", str(context / dockerfile), "-t", tag]
             seconds, ids = [], []
             for extra in (["--no-cache"], ["--no-cache"], []):
                 if not seconds:

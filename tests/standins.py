@@ -39,6 +39,18 @@ HOST_CA_BUNDLE = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certifi
 CA_IN_IMAGE = "/etc/ssl/certs/ca-certificates.crt"
 
 
+def build_network() -> list[str]:
+    """`docker build` flags that give a build this machine's network: the host's, plus the names
+    /etc/hosts maps to other addresses (a build does not read the host's /etc/hosts), so that a
+    registry reached through such a name is reached from inside the build too."""
+    flags = ["--network", "host"]
+    for line in Path("/etc/hosts").read_text().splitlines():
+        address, *names = line.split("#")[0].split() or [""]
+        if names and not address.startswith(("127.", "::1", "fe00:", "ff0")):
+            flags += [f"--add-host={name}:{address}" for name in names]
+    return flags
+
+
 def docker(*args: str, timeout: float = 900, input: bytes | None = None) -> str:
     """Run a docker command; on failure, fail the test with its output. Returns stdout."""
     result = subprocess.run(
@@ -103,7 +115,7 @@ def build_standin(image: str) -> None:
 
 def build_from(tag: str, dockerfile: str, context: Path) -> None:
     (context / "Dockerfile").write_text(dockerfile)
-    docker("build", "--network", "host", "--tag", tag, str(context))
+    docker("build", *build_network(), "--tag", tag, str(context))
 
 
 def debian_base() -> str:

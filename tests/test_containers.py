@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 from processes import delete_redis_keys, free_port, http, post_json, wait_until
-from standins import DOCKER, docker, ensure_standins, require_docker
+from standins import DOCKER, build_network, docker, ensure_standins, require_docker
 from test_k8s import containers, kustomize, workloads
 
 pytestmark = [pytest.mark.generated, pytest.mark.containers]
@@ -87,8 +87,7 @@ def build(image: Image) -> None:
     docker(
         "build",
         "--no-cache",
-        "--network",
-        "host",
+        *build_network(),
         "--file",
         str(image.context / image.dockerfile),
         "--tag",
