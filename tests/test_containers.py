@@ -22,6 +22,7 @@ import re
 import socket
 import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -503,3 +504,44 @@ def assert_listens_on_exposed_port(
         )
     finally:
         subprocess.run([DOCKER, "rm", "--force", name], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("name", sorted(PROJECTS))
+def test_runtime_images_hold_production_dependencies_only(
+    name: str, images: dict[str, dict[str, Image]], rendered_project: Callable[..., Path]
+) -> None:
+    """No development dependency is in a runtime image: none of the npm workspaces'
+    devDependencies in /app/node_modules, none of pyproject.toml's dependency groups (dev, train)
+    among the virtualenv's distributions."""
+    project = rendered_project(**PROJECTS[name])
+    for image in {image.tag: image for image in images[name].values()}.values():
+        if (image.context / "package.json").is_file():
+            root = json.loads((image.context / "package.json").read_text())
+            manifests = [root] + [
+                json.loads((image.context / workspace / "package.json").read_text())
+                for workspace in root.get("workspaces", [])
+            ]
+            dev = sorted({dep for m in manifests for dep in m.get("devDependencies", {})})
+            script = " ".join(f'[ ! -e "/app/node_modules/{dep}" ] || echo {dep};' for dep in dev)
+        else:
+            groups = tomllib.loads((image.context / "pyproject.toml").read_text())
+            requirements = [r for g in groups.get("dependency-groups", {}).values() for r in g]
+            dev = sorted(
+                {normalized(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in requirements}
+            )
+            script = (
+                "python -c 'import importlib.metadata as m, re, sys; "
+                'installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() '
+                "for d in m.distributions()}; "
+                "print(*sorted(installed & set(sys.argv[1:])))' " + " ".join(dev)
+            )
+        assert dev, f"{project}: no development dependencies found to look for"
+        found = docker(
+            "run", "--rm", "--network", "none", "--entrypoint", "sh", image.tag, "-c", script
+        )
+        assert "" == found.strip(), f"{image.context}: development dependencies in the image"
+
+
+def normalized(distribution: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
