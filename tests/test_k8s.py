@@ -257,7 +257,8 @@ def test_pods_are_hardened_and_probed(project: Path) -> None:
 
 def test_grace_periods_outlast_the_apps_own_shutdown(project: Path) -> None:
     """terminationGracePeriodSeconds > preStop pause + what the app itself may take to stop:
-    SHUTDOWN_GRACE_MS (Node), uvicorn's graceful timeout (Python API), JOB_TIME_LIMIT (Celery)."""
+    SHUTDOWN_GRACE_MS (Node), uvicorn's graceful timeout (Python API), JOB_TIME_LIMIT (Celery);
+    compose's stop_grace_period > the same budgets."""
     docs = objects(project, "prod")
     config = {name.rsplit("-", 1)[0]: cm["data"] for name, cm in named(docs, "ConfigMap").items()}
     budgets: dict[str, float] = {}
@@ -276,6 +277,11 @@ def test_grace_periods_outlast_the_apps_own_shutdown(project: Path) -> None:
             budgets[f"{python_dir}-worker"] = int(job_time_limit)
     deployments = named(docs, "Deployment")
     assert deployments.keys() <= budgets.keys()
+    # compose's stop_grace_period (Docker's default: 10 s), for the same processes.
+    compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    for name in deployments.keys() & compose.keys():
+        grace = int(str(compose[name].get("stop_grace_period", "10s")).removesuffix("s"))
+        assert grace > budgets[name], f"compose's {name} is killed before it has stopped"
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         pause = max(
@@ -460,3 +466,15 @@ def service_settings(project: Path, service_dir: str) -> set[str]:
     """The settings a service reads: the variable names of its .env.example."""
     text = (project / "services" / service_dir / ".env.example").read_text()
     return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+
+
+def test_compose_sets_only_settings_the_services_read(project: Path) -> None:
+    """Every `environment` key of a built compose service is a setting its image's service reads
+    (its .env.example); the containers tier then runs each service with exactly these."""
+    compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    for name, service in compose.items():
+        if "build" not in service:
+            continue
+        service_dir = Path(build_of(service)[0]).name if build_of(service)[0] != "." else "api"
+        unknown = service["environment"].keys() - service_settings(project, service_dir)
+        assert not unknown, f"compose's {name} sets what services/{service_dir} does not read"

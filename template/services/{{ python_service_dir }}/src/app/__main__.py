@@ -1,4 +1,7 @@
-"""Serve the API: `python -m app [--host 0.0.0.0] [--port 8000] [--reload]` (the image's command).
+"""Serve the API: `python -m app [--host HOST] [--port PORT] [--reload]` (the image's command).
+
+The address defaults to the HOST and PORT variables, else 0.0.0.0 and 8000, so a container can be
+moved to another port by its environment alone (the image's healthcheck reads PORT too).
 
 The same as `uvicorn app.main:app`, plus a clean exit: on SIGTERM or SIGINT uvicorn stops taking
 connections, finishes requests in flight and runs the lifespan shutdown, then re-raises the signal
@@ -9,6 +12,7 @@ of it makes a graceful stop exit 0, which process managers read as a clean stop.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -19,8 +23,10 @@ from app.core.config import ConfigurationError, load_settings
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
-    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 (a container's interface)
-    parser.add_argument("--port", type=int, default=8000)
+    # An empty variable (`PORT=`) means the default, as in the Node service's configuration.
+    host = os.environ.get("HOST") or "0.0.0.0"  # noqa: S104 (a container's interface)
+    parser.add_argument("--host", default=host)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
     parser.add_argument("--reload", action="store_true", help="restart on code changes (make run)")
     args = parser.parse_args()
     try:
