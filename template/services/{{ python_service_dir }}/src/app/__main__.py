@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 
 import uvicorn
+
+from app.core.config import ConfigurationError, load_settings
 
 
 def main() -> None:
@@ -19,6 +22,12 @@ def main() -> None:
     parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 (a container's interface)
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    try:
+        # Read here too, so that a bad setting stops start-up with one line, and for TRUST_PROXY,
+        # which uvicorn applies before the app sees a request.
+        trusted = load_settings().trust_proxy
+    except ConfigurationError as error:
+        sys.exit(f"error: {error}")
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, signal.SIG_IGN)  # uvicorn installs its own while it serves
     uvicorn.run(
@@ -26,7 +35,9 @@ def main() -> None:
         host=args.host,
         port=args.port,
         access_log=False,  # app.core.middleware logs each request, with its id
-        proxy_headers=True,
+        # X-Forwarded-For and X-Forwarded-Proto, from the TRUST_PROXY addresses only.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         timeout_graceful_shutdown=20,
     )
 

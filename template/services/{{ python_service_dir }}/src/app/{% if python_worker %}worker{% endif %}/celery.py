@@ -10,11 +10,8 @@ from typing import Any
 
 from celery import Celery, signals
 
-from app.core.config import Settings, get_settings
+from app.core.config import RETRY_BACKOFF_MAX, Settings, get_settings
 from app.core.logging import configure_logging
-
-# Longest wait between two retries of a job, in seconds (see app.worker.tasks).
-RETRY_BACKOFF_MAX = 60
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
