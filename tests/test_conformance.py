@@ -15,19 +15,25 @@ is held to the same rules:
 
 Every error answer is `application/problem+json` whose `status` is the HTTP status, and carries
 the request id in `X-Request-ID` (the Node services also in the body's `requestId`).
+
+A second table starts every server and worker with settings that contradict each other, or
+parse but mean nothing: each process refuses to start, in one line naming the variables.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import SERVICES, Reply, Service, http
+from conftest import NODE, tool_env
+from processes import SERVICES, Reply, Service, celery_worker_command, http
 
 pytestmark = pytest.mark.generated
 
@@ -202,3 +208,86 @@ def test_every_service_answers_the_case_the_same_way(
             failures.append(f"{one.what}: {error}")
     assert service.process.running(), service.process.output()
     assert [] == failures, "\n".join(failures)
+
+
+# Settings refused at start-up #####################################################################
+
+# Each process of each architecture, started with settings that contradict each other or mean
+# nothing: (service, process, environment, the variables the refusal must name).
+REFUSALS = [
+    ("node-api/api", "server", {"CORS_ORIGINS": "https://app.example/app"}, ["CORS_ORIGINS"]),
+    ("node-api/api", "server", {"TRUST_PROXY": "everyone"}, ["TRUST_PROXY"]),
+    ("node-api/api", "worker", {"JOB_LOCK_MS": "10"}, ["JOB_LOCK_MS"]),
+    ("hybrid/api", "server", {"ML_CIRCUIT_RESET_MS": "0"}, ["ML_CIRCUIT_RESET_MS"]),
+    ("python-api/api", "server", {"TRUST_PROXY": "everyone"}, ["TRUST_PROXY"]),
+    (
+        "python-api/api",
+        "server",
+        {"DATABASE_POOL_TIMEOUT": "30", "REQUEST_TIMEOUT_SECONDS": "10"},
+        ["DATABASE_POOL_TIMEOUT", "REQUEST_TIMEOUT_SECONDS"],
+    ),
+    (
+        "python-api/api",
+        "worker",
+        {"JOB_VISIBILITY_TIMEOUT": "5", "JOB_TIME_LIMIT": "300"},
+        ["JOB_VISIBILITY_TIMEOUT", "JOB_TIME_LIMIT"],
+    ),
+    (
+        "hybrid/ml",
+        "server",
+        {"JOB_RESULT_TTL": "60", "JOB_TIME_LIMIT": "600"},
+        ["JOB_RESULT_TTL", "JOB_TIME_LIMIT"],
+    ),
+    (
+        "hybrid/ml",
+        "worker",
+        {"JOB_VISIBILITY_TIMEOUT": "26", "JOB_TIME_LIMIT": "10"},
+        ["JOB_VISIBILITY_TIMEOUT", "JOB_TIME_LIMIT"],
+    ),
+]
+
+
+def process_command(service: Service, process: str) -> tuple[list[str], Path]:
+    """The command compose and the images run for the service's server or worker, and where."""
+    directory = service.openapi.parent
+    if service.language == "node":
+        return [str(NODE), f"dist/{process}.js"], directory
+    directory = directory.parent  # contracts/openapi.json
+    if process == "worker":
+        return celery_worker_command(directory, "refused"), directory
+    return [str(directory / ".venv/bin/python"), "-m", "app", "--port", "0"], directory
+
+
+@pytest.mark.parametrize(
+    ("name", "process", "env", "named"),
+    REFUSALS,
+    ids=[f"{name}-{process}-{'-'.join(env)}" for name, process, env, _ in REFUSALS],
+)
+def test_every_process_refuses_bad_settings_at_start_up(
+    services: Callable[[str], Service],
+    redis_url: str,
+    name: str,
+    process: str,
+    env: dict[str, str],
+    named: list[str],
+) -> None:
+    """The process exits 1 before serving or taking a job, naming the variables and the rule:
+    one line per problem, no stack trace."""
+    command, directory = process_command(services(name), process)
+
+    result = subprocess.run(
+        command,
+        cwd=directory,
+        env=tool_env({"REDIS_URL": redis_url, "JOBS_QUEUE": "refused", **env}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    output = (result.stdout + result.stderr).strip()
+    assert 1 == result.returncode, output
+    assert all(variable in output for variable in named), output
+    assert "Traceback" not in output and "    at " not in output, output
+    problems = [line for line in output.splitlines() if line.strip() != "Invalid configuration:"]
+    assert len(problems) <= len(env), output
