@@ -81,7 +81,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def _worker_settings() -> Settings:
-    """The worker's settings; if they are invalid, exit 1 with the one-line reason (no traceback)."""
+    """The worker's settings; if they are invalid, exit 1 with the reason in one line."""
     try:
         return get_settings()
     except ConfigurationError as error:
