@@ -220,6 +220,7 @@ REFUSALS = [
     ("node-api/api", "worker", {"JOB_LOCK_MS": "10"}, ["JOB_LOCK_MS"]),
     ("hybrid/api", "server", {"ML_CIRCUIT_RESET_MS": "0"}, ["ML_CIRCUIT_RESET_MS"]),
     ("python-api/api", "server", {"TRUST_PROXY": "everyone"}, ["TRUST_PROXY"]),
+    ("python-api/api", "server", {"REQUEST_TIMEOUT_SECONDS": "60"}, ["REQUEST_TIMEOUT_SECONDS"]),
     (
         "python-api/api",
         "server",

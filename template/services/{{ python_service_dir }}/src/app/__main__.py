@@ -14,7 +14,7 @@ import sys
 
 import uvicorn
 
-from app.core.config import ConfigurationError, load_settings
+from app.core.config import SHUTDOWN_GRACE_SECONDS, ConfigurationError, load_settings
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
         # X-Forwarded-For and X-Forwarded-Proto, from the TRUST_PROXY addresses only.
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
