@@ -219,6 +219,12 @@ REFUSALS = [
     ("node-api/api", "server", {"TRUST_PROXY": "everyone"}, ["TRUST_PROXY"]),
     ("node-api/api", "worker", {"JOB_LOCK_MS": "10"}, ["JOB_LOCK_MS"]),
     ("hybrid/api", "server", {"ML_CIRCUIT_RESET_MS": "0"}, ["ML_CIRCUIT_RESET_MS"]),
+    (
+        "hybrid/api",
+        "server",
+        {"ML_TIMEOUT_MS": "20000", "SHUTDOWN_GRACE_MS": "10000"},
+        ["ML_TIMEOUT_MS", "SHUTDOWN_GRACE_MS"],
+    ),
     ("python-api/api", "server", {"TRUST_PROXY": "everyone"}, ["TRUST_PROXY"]),
     ("python-api/api", "server", {"REQUEST_TIMEOUT_SECONDS": "60"}, ["REQUEST_TIMEOUT_SECONDS"]),
     (
