@@ -213,6 +213,31 @@ def create_database(postgres_url: str) -> Iterator[Callable[[str], str]]:
     drop_databases(postgres_url, created)
 
 
+@pytest.fixture(scope="session")
+def services(
+    rendered_project: Callable[..., Path],
+    redis_url: str,
+    create_database: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
+    """`services("hybrid/ml")`: a `processes.Service`, running for the rest of the session.
+
+    Every HTTP service of every architecture (processes.SERVICES), started on first use from the
+    session's shared renders, with a rate limit no test reaches; the fuzz and the conformance
+    table use the same processes.
+    """
+    from processes import RunningServices  # noqa: PLC0415 (processes imports this module)
+
+    running = RunningServices(
+        rendered_project,
+        redis_url,
+        create_database,
+        lambda architecture: tmp_path_factory.mktemp(f"services-{architecture}"),
+    )
+    yield running
+    running.stop()
+
+
 # Template repositories and projects under git, for the update tier and the migrations.
 
 

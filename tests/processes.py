@@ -1,6 +1,8 @@
-"""Running a generated project's processes for real: ports, HTTP calls, logs, readiness, SIGTERM.
+"""Running a generated project's processes for real: ports, HTTP calls, logs, readiness, SIGTERM,
+and every HTTP service of every architecture started for real (`RunningServices`).
 
-Shared by the generated-project tests; stdlib only (the test venv has no HTTP or Redis client).
+Shared by the generated-project tests; HTTP and Redis over the stdlib (the test venv has no HTTP
+or Redis client).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import NODE, run, run_once, tool_env
 
 
 def free_port() -> int:
@@ -55,15 +58,22 @@ def http(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 30,
+    source: str | None = None,
 ) -> Reply:
     """One HTTP request; error statuses are answers too (only connection failures raise).
 
     A server may answer (413) and close before it has read a large body: the send then fails
-    with a broken pipe, but the answer is already there to read.
+    with a broken pipe, but the answer is already there to read. `source` is the local address
+    to send from: any of 127.0.0.0/8 makes another client on loopback.
     """
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    conn = httpclient.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    conn = httpclient.HTTPConnection(
+        parts.hostname or "127.0.0.1",
+        parts.port,
+        timeout=timeout,
+        source_address=(source, 0) if source else None,
+    )
     try:
         try:
             conn.request(method, path or "/", body, dict(headers or {}))
@@ -348,6 +358,136 @@ def start_private_redis(tmp_path: Path) -> PrivateRedis:
     redis = PrivateRedis(free_port(), directory)
     redis.start()
     return redis
+
+
+# Every HTTP service of every architecture, running (tests/test_fuzz_smoke.py, test_conformance.py)
+
+# The renders the services come from: with PostgreSQL (the default), so requests reach the
+# database paths; node-api and python-api are the renders the other generated-project tests
+# install. Without realtime: an event stream of a job no worker runs would hold a request open.
+SERVICE_ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "node-api": {"architecture": "node-api"},
+    "python-api": {"architecture": "python-api", "ml": "core"},
+    "hybrid": {"architecture": "hybrid", "ml": "core"},
+}
+# Every HTTP service: "<architecture>/<service directory>".
+SERVICES = ["node-api/api", "python-api/api", "hybrid/api", "hybrid/ml"]
+
+
+@dataclass
+class Service:
+    """One running HTTP service, its committed OpenAPI document, and the language it is in."""
+
+    name: str
+    url: str
+    openapi: Path
+    language: str
+    process: Process
+
+    def document(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.openapi.read_text())
+        return document
+
+
+class RunningServices:
+    """`services("hybrid/ml")`: that service running, its architecture installed and started on
+    first use, each process with its own queue names on the shared Redis (deleted by `stop`).
+
+    `env` goes to every service (on top of a rate limit no test reaches, unless it sets one).
+    """
+
+    def __init__(
+        self,
+        rendered_project: Callable[..., Path],
+        redis_url: str,
+        create_database: Callable[[str], str],
+        logs: Callable[[str], Path],
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._render = rendered_project
+        self._redis_url = redis_url
+        self._create_database = create_database
+        self._logs = logs
+        self._env = {"RATE_LIMIT_MAX": "1000000", **(env or {})}
+        self._running: dict[str, Service] = {}
+        self._prefixes: list[str] = []
+
+    def __call__(self, name: str) -> Service:
+        if name not in self._running:
+            self._start(name.split("/")[0])
+        return self._running[name]
+
+    def stop(self) -> None:
+        stop_all([service.process for service in self._running.values()])
+        for prefix in self._prefixes:
+            delete_redis_keys(self._redis_url, f"{prefix}*")
+
+    def _start(self, architecture: str) -> None:
+        project = self._render(**SERVICE_ARCHITECTURES[architecture])
+        logs = self._logs(architecture)
+        unique = f"svc-{uuid.uuid4().hex[:12]}"
+        self._prefixes.append(unique)
+        python_env = {"REDIS_URL": self._redis_url, "JOBS_QUEUE": unique, **self._env}
+        node_env = {"REDIS_URL": self._redis_url, "QUEUE_PREFIX": unique, **self._env}
+        # The service that owns the tables gets a migrated database of its own (the ML service
+        # has none), migrated as the image's command does.
+        database = {"DATABASE_URL": self._create_database(f"svc_{architecture}")}
+        started = []
+        python_dir = {"python-api": "api", "hybrid": "ml"}.get(architecture)
+        if python_dir:
+            service_dir = project / "services" / python_dir
+            run_once(["uv", "sync", "--locked"], service_dir)
+            if architecture == "python-api":
+                run(["uv", "run", "--locked", "alembic", "upgrade", "head"], service_dir, database)
+                python_env.update(database)
+            name = f"{architecture}/{python_dir}"
+            started.append(start_python_service(service_dir, name, logs, python_env))
+            node_env["ML_SERVICE_URL"] = started[-1].url
+        if architecture != "python-api":
+            run_once(["npm", "ci"], project)
+            run_once(["npm", "run", "build"], project)
+            run([str(NODE), "dist/migrate.js"], project / "services/api", database)
+            node_env.update(database)
+            started.append(start_node_service(project, f"{architecture}/api", logs, node_env))
+        for service in started:
+            ready = f"{service.url}/readyz"
+            wait_until(
+                lambda url=ready: http("GET", url).status == 200,
+                f"{service.name} to be ready",
+                [service.process],
+            )
+            self._running[service.name] = service
+
+
+def start_node_service(project: Path, name: str, logs: Path, env: Mapping[str, str]) -> Service:
+    port = free_port()
+    process = start_process(
+        name,
+        [str(NODE), "dist/server.js"],
+        project / "services/api",
+        tool_env({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warn", **env}),
+        logs,
+        name.replace("/", "-"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    return Service(name, url, project / "services/api/openapi.json", "node", process)
+
+
+def start_python_service(
+    service_dir: Path, name: str, logs: Path, env: Mapping[str, str]
+) -> Service:
+    port = free_port()
+    python = service_dir / ".venv/bin/python"
+    process = start_process(
+        name,
+        [str(python), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+        service_dir,
+        tool_env({"LOG_LEVEL": "warning", **env}),
+        logs,
+        name.replace("/", "-"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    return Service(name, url, service_dir / "contracts/openapi.json", "python", process)
 
 
 # Fuzzing a running service (tests/test_fuzz_smoke.py, scripts/fuzz) ###############################

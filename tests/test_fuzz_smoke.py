@@ -14,142 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import NODE, run, run_once, tool_env
-from processes import (
-    Process,
-    Reply,
-    delete_redis_keys,
-    free_port,
-    fuzz,
-    http,
-    start_process,
-    stop_all,
-    wait_until,
-)
+from processes import SERVICES, Reply, Service, fuzz, http
 
 pytestmark = pytest.mark.generated
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
-
-# With PostgreSQL (the default), so the fuzz reaches the database paths; node-api and python-api
-# are the renders the other generated-project tests install. Without realtime: an event stream of
-# a job no worker runs would hold each generated request until its timeout.
-ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "node-api": {"architecture": "node-api"},
-    "python-api": {"architecture": "python-api", "ml": "core"},
-    "hybrid": {"architecture": "hybrid", "ml": "core"},
-}
-# Every HTTP service of every architecture: (architecture, service directory).
-SERVICES = ["node-api/api", "python-api/api", "hybrid/api", "hybrid/ml"]
-
-
-@dataclass
-class Service:
-    """One running HTTP service, its committed OpenAPI document, and the language it is in."""
-
-    name: str
-    url: str
-    openapi: Path
-    language: str
-    process: Process
-
-
-def start_node(project: Path, name: str, logs: Path, env: dict[str, str]) -> Service:
-    port = free_port()
-    process = start_process(
-        name,
-        [str(NODE), "dist/server.js"],
-        project / "services/api",
-        tool_env({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warn", **env}),
-        logs,
-        name.replace("/", "-"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    return Service(name, url, project / "services/api/openapi.json", "node", process)
-
-
-def start_python(service_dir: Path, name: str, logs: Path, env: dict[str, str]) -> Service:
-    port = free_port()
-    python = service_dir / ".venv/bin/python"
-    process = start_process(
-        name,
-        [str(python), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-        service_dir,
-        tool_env({"LOG_LEVEL": "warning", **env}),
-        logs,
-        name.replace("/", "-"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    return Service(name, url, service_dir / "contracts/openapi.json", "python", process)
-
-
-@pytest.fixture(scope="module")
-def services(
-    rendered_project: Callable[..., Path],
-    redis_url: str,
-    create_database: Callable[[str], str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[str], Service]]:
-    """`services("hybrid/ml")`: that service running, its architecture installed and started once.
-
-    The APIs get a rate limit no fuzz reaches (the limiter is not what is under test), and every
-    process its own queue names on the shared Redis, deleted at the end.
-    """
-    running: dict[str, Service] = {}
-    prefixes: list[str] = []
-
-    def start(architecture: str) -> None:
-        project = rendered_project(**ARCHITECTURES[architecture])
-        logs = tmp_path_factory.mktemp(f"fuzz-{architecture}")
-        unique = f"fuzz-{uuid.uuid4().hex[:12]}"
-        prefixes.append(unique)
-        python_env = {"REDIS_URL": redis_url, "JOBS_QUEUE": unique, "RATE_LIMIT_MAX": "1000000"}
-        node_env = {"REDIS_URL": redis_url, "QUEUE_PREFIX": unique, "RATE_LIMIT_MAX": "1000000"}
-        # The service that owns the tables gets a migrated database of its own (the ML service
-        # has none), migrated by the image's command.
-        database = {"DATABASE_URL": create_database(f"fuzz_{architecture}")}
-        started = []
-        python_dir = {"python-api": "api", "hybrid": "ml"}.get(architecture)
-        if python_dir:
-            service_dir = project / "services" / python_dir
-            run_once(["uv", "sync", "--locked"], service_dir)
-            if architecture == "python-api":
-                run(["uv", "run", "--locked", "alembic", "upgrade", "head"], service_dir, database)
-                python_env.update(database)
-            name = f"{architecture}/{python_dir}"
-            started.append(start_python(service_dir, name, logs, python_env))
-            node_env["ML_SERVICE_URL"] = started[-1].url
-        if architecture != "python-api":
-            run_once(["npm", "ci"], project)
-            run_once(["npm", "run", "build"], project)
-            run([str(NODE), "dist/migrate.js"], project / "services/api", database)
-            node_env.update(database)
-            started.append(start_node(project, f"{architecture}/api", logs, node_env))
-        for service in started:
-            ready = f"{service.url}/readyz"
-            wait_until(
-                lambda url=ready: http("GET", url).status == 200,
-                f"{service.name} to be ready",
-                [service.process],
-            )
-            running[service.name] = service
-
-    def get(name: str) -> Service:
-        if name not in running:
-            start(name.split("/")[0])
-        return running[name]
-
-    yield get
-    stop_all([service.process for service in running.values()])
-    for prefix in prefixes:
-        delete_redis_keys(redis_url, f"{prefix}*")
 
 
 # The fuzz #########################################################################################

@@ -288,9 +288,12 @@ BULLMQ = Queue(
 )
 CELERY = Queue(
     name="Celery",
-    # A short visibility timeout, so a dead worker's jobs come back within seconds: nothing
-    # here runs longer than that (see JOB_VISIBILITY_TIMEOUT in .env.example).
-    stack=lambda *args: python_stack(*args, JOB_VISIBILITY_TIMEOUT="4"),
+    # The shortest visibility timeout the service accepts, so a dead worker's jobs come back
+    # within seconds: it must exceed the time limit (10 s, the least) plus the longest retry
+    # delay (16 s), or the service refuses to start (see JOB_VISIBILITY_TIMEOUT in .env.example).
+    stack=lambda *args: python_stack(
+        *args, JOB_TIME_LIMIT="10", JOB_VISIBILITY_TIMEOUT="27"
+    ),
     ready_line=" ready.",
     lost_redis_line="Connection to broker lost",
     submit=lambda stack, _: submit_primes(stack),

@@ -302,11 +302,14 @@ def test_duplicate_job_submit_after_a_server_restart_returns_the_same_job(
     submit = {"type": "digest", "data": {"text": "once", "rounds": 10}, "idempotencyKey": key}
     first = post_json(url, submit)
     assert 202 == first.status, first.body
-    assert "completed" == wait_for_job(default_services, key)["state"], default_services.log_tail()
+    job_id = first.json()["id"]
+    assert "completed" == wait_for_job(default_services, job_id)["state"], (
+        default_services.log_tail()
+    )
 
     default_services.restart_api()
     again = post_json(url, submit)
-    assert (200, key, "completed") == (again.status, again.json()["id"], again.json()["state"])
+    assert (200, job_id, "completed") == (again.status, again.json()["id"], again.json()["state"])
     other = post_json(url, {**submit, "data": {"text": "twice", "rounds": 10}})
     assert 409 == other.status, other.body
 

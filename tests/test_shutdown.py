@@ -44,10 +44,10 @@ __all__ = ["node_service", "python_service", "redis", "stacks"]  # fixtures, use
 
 CLIENTS = 50
 # The grace periods the services give themselves: SHUTDOWN_GRACE_MS (Node, default 10 s) and
-# uvicorn's timeout_graceful_shutdown (20 s, app.__main__); a Celery warm shutdown waits for
-# the running jobs, here about a second each.
+# uvicorn's timeout_graceful_shutdown (SHUTDOWN_GRACE_SECONDS, 30 s, app.core.config); a Celery
+# warm shutdown waits for the running jobs, here about a second each.
 NODE_GRACE = 10.0
-PYTHON_GRACE = 20.0
+PYTHON_GRACE = 30.0
 WORKER_GRACE = 30.0
 
 

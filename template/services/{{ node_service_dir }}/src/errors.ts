@@ -45,14 +45,37 @@ function fieldErrors(error: FastifyError): FieldError[] {
 }
 
 /**
- * JSON bodies must be UTF-8. Fastify's own parser decodes invalid bytes to U+FFFD and accepts the
- * mangled text; this one answers 400 instead, then parses exactly as Fastify does (prototype
- * poisoning refused, empty bodies refused, the body limit applied before any of it).
+ * Whether any string of a parsed JSON value (keys included) holds a lone UTF-16 surrogate
+ * (`"x\ud800y"`: a valid JSON escape, but no Unicode text, RFC 8259 section 8.2). Iterative, so a
+ * deeply nested body cannot exhaust the stack.
  */
-function refuseInvalidUtf8(app: FastifyInstance): void {
+export function hasLoneSurrogate(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (!item.isWellFormed()) return true;
+    } else if (Array.isArray(item)) {
+      pending.push(...item);
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, entry] of Object.entries(item)) pending.push(key, entry);
+    }
+  }
+  return false;
+}
+
+/**
+ * Bodies are JSON in UTF-8, holding text that can round-trip; any other media type is a 415.
+ * Fastify's own parser decodes invalid bytes to U+FFFD and keeps lone surrogates, which are then
+ * stored as U+FFFD: this one answers 400 to both instead, after parsing exactly as Fastify does
+ * (prototype poisoning refused, empty bodies refused, the body limit applied before any of it).
+ * Fastify's `text/plain` parser goes too, so a JSON body sent as text/plain is a 415, as it is on
+ * the Python service, rather than a string that fails validation.
+ */
+function acceptJsonOnly(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     let text: string;
     try {
@@ -62,8 +85,34 @@ function refuseInvalidUtf8(app: FastifyInstance): void {
       return;
     }
     // Fastify's own parser answers through `done` and returns nothing.
-    void parseJson(request, text, done);
+    void parseJson(request, text, (error, parsed) => {
+      if (error) done(error, undefined);
+      else if (hasLoneSurrogate(parsed)) {
+        done(
+          new HttpProblem(400, 'The body holds a lone UTF-16 surrogate, which is not text.'),
+          undefined,
+        );
+      } else done(null, parsed);
+    });
   });
+}
+
+/**
+ * Fastify's errors before routing (FST_ERR_BAD_URL: a target it cannot decode, such as
+ * `/v1/notes/%`; FST_ERR_ASYNC_CONSTRAINT), answered as problems with the request id like every
+ * other error. Fastify's default is plain JSON with no id. Passed as Fastify's `frameworkErrors`.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  request.log.info({ err: error }, 'request refused');
+  const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 400;
+  void sendProblem(
+    reply.header('x-request-id', request.id),
+    problem(request, status, error.message),
+  );
 }
 
 /**
@@ -72,7 +121,7 @@ function refuseInvalidUtf8(app: FastifyInstance): void {
  * detail, so no stack trace, SQL or Redis message ever reaches a client.
  */
 export function setErrorHandlers(app: FastifyInstance): void {
-  refuseInvalidUtf8(app);
+  acceptJsonOnly(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status =
       error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;

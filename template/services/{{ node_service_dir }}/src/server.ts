@@ -10,7 +10,7 @@ try {
   config = loadConfig(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
+  console.error(`error: ${error.message}`);
   process.exit(1);
 }
 

@@ -20,6 +20,25 @@ describe('loadConfig', () => {
     assert.deepEqual(config.CORS_ORIGINS, ['https://app.example', 'http://localhost:5173']);
   });
 
+  it('refuses an origin with a path, which no browser would send', () => {
+    for (const origin of [
+      'https://app.example/',
+      'https://app.example/app',
+      'https://a.example?x',
+    ]) {
+      assert.throws(() => loadConfig({ CORS_ORIGINS: origin }), /CORS_ORIGINS/, origin);
+    }
+  });
+
+  it('reads TRUST_PROXY as addresses and CIDR ranges, and refuses anything else', () => {
+    const config = loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8, ::1, fd00::/8' });
+    assert.deepEqual(config.TRUST_PROXY, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+    assert.deepEqual(loadConfig({}).TRUST_PROXY, []);
+    for (const value of ['true', '*', 'ingress.local', '10.0.0.0/33', '300.1.1.1']) {
+      assert.throws(() => loadConfig({ TRUST_PROXY: value }), /TRUST_PROXY/, value);
+    }
+  });
+
   it('refuses bad values with a message naming each variable', () => {
     assert.throws(
       () => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', CORS_ORIGINS: 'not a url' }),

@@ -44,6 +44,71 @@ class TestProblems:
         assert 400 == response.status_code
         assert "application/problem+json" == response.headers["content-type"]
 
+    @pytest.mark.parametrize(
+        "content_type",
+        [None, "text/plain", "text/plain; charset=utf-8", "application/xml", "application/jsonx"],
+    )
+    def test_body_in_another_media_type_is_a_415_problem(
+        self, client: TestClient, content_type: str | None
+    ) -> None:
+        """A JSON body sent as anything but application/json (or as nothing) is a 415 problem,
+        as on the Node service, not a validation error."""
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post("/v1/items", content=b'{"name": "x"}', headers=headers)
+
+        assert 415 == response.status_code
+        assert "application/problem+json" == response.headers["content-type"]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"name": "x\\ud800y"}',
+            b'{"name": "\\udfff"}',
+            b'{"name": "ok", "description": "\\ud83d"}',
+            b'{"name": "ok", "\\udc00": 1}',
+            b'{"name": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes
+        ],
+        ids=["high", "low", "other-field", "key", "utf8-encoded"],
+    )
+    def test_lone_surrogate_is_a_400_problem(self, client: TestClient, body: bytes) -> None:
+        """A string that is not Unicode text is refused before any field sees it."""
+        response = client.post(
+            "/v1/items", content=body, headers={"content-type": "application/json"}
+        )
+
+        assert 400 == response.status_code
+        assert "surrogate" in response.json()["detail"]
+
+    def test_surrogate_pair_is_text(self, client: TestClient) -> None:
+        """A pair of surrogates is one character, and is kept."""
+        response = client.post(
+            "/v1/items",
+            content=b'{"name": "x\\ud83d\\ude00y"}',
+            headers={"content-type": "application/json"},
+        )
+
+        assert 201 == response.status_code
+        assert "x\U0001f600y" == response.json()["name"]
+
+    @pytest.mark.parametrize("path", ["/healthz", "/v1/items", "/v1/items/not-an-id"])
+    def test_head_answers_like_get_without_a_body(self, client: TestClient, path: str) -> None:
+        """HEAD works on every GET route: the GET's status and headers, no body."""
+        get, head = client.get(path), client.head(path)
+
+        assert (get.status_code, get.headers["content-type"]) == (
+            head.status_code,
+            head.headers["content-type"],
+        )
+        assert b"" == head.content
+
+    def test_undecodable_target_is_a_problem_with_the_request_id(self, client: TestClient) -> None:
+        """A path that decodes to no route is a problem like any other error."""
+        response = client.get("/v1/items/%", headers={"x-request-id": "bad-target-1"})
+
+        assert 400 <= response.status_code < 500
+        assert "application/problem+json" == response.headers["content-type"]
+        assert "bad-target-1" == response.headers["x-request-id"]
+
     def test_unknown_route_is_a_404_problem(self, client: TestClient) -> None:
         """Unknown paths answer a problem body with the path as instance."""
         response = client.get("/nowhere")

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue, type RedisOptions } from 'bullmq';
 import type { DigestJobData, DigestJobResult } from '#contracts';
 import type { Config } from '../config.ts';
@@ -6,6 +7,16 @@ import type { Config } from '../config.ts';
 export const QUEUE_NAME = 'digest';
 
 export type DigestQueue = Queue<DigestJobData, DigestJobResult, 'digest'>;
+
+/**
+ * The job id for a client's idempotency key: `key-` and the key's SHA-256 in hex. A key never
+ * becomes a job id itself, which BullMQ refuses when it looks like an integer ("42", "-5") and
+ * which would share Redis key names with BullMQ's own when it holds ":". The prefix keeps these
+ * ids apart from the random UUIDs of jobs without a key (and from the gateway's `ml:` ids).
+ */
+export function jobIdForKey(idempotencyKey: string): string {
+  return `key-${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex')}`;
+}
 
 export function redisConnection(config: Config, overrides: RedisOptions = {}) {
   return { url: config.REDIS_URL, ...overrides };

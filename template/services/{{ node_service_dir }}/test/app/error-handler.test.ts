@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { build } from '../helper.ts';
 
@@ -62,6 +63,75 @@ describe('error responses', () => {
     assert.equal(res.statusCode, 400);
     assert.match(res.headers['content-type'] as string, PROBLEM);
     assert.equal(res.json().detail, 'The body is not valid UTF-8.');
+  });
+
+  it('answer a lone UTF-16 surrogate anywhere in the body with a 400 problem', async (t) => {
+    const app = await build(t);
+    const bodies = [
+      '{"title": "x\\ud800y"}',
+      '{"title": "\\udfff"}',
+      '{"title": "ok", "tags": ["\\ud83d"]}',
+      '{"title": "ok", "\\udc00": 1}',
+    ];
+    for (const payload of bodies) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/notes',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(res.statusCode, 400, payload);
+      assert.match(res.json().detail, /lone UTF-16 surrogate/, payload);
+    }
+  });
+
+  it('keep a surrogate pair, which is text', async (t) => {
+    const app = await build(t);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/notes',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"title": "x\\ud83d\\ude00y"}',
+    });
+    assert.equal(res.statusCode, 201);
+    assert.equal(res.json().title, 'x\u{1F600}y');
+  });
+
+  it('answer a body in any media type but JSON with a 415 problem', async (t) => {
+    const app = await build(t);
+    const json = JSON.stringify({ title: 'not JSON by its type' });
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/xml', undefined]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/notes',
+        headers: type === undefined ? {} : { 'content-type': type },
+        payload: json,
+      });
+      assert.equal(res.statusCode, 415, type);
+      assert.match(res.headers['content-type'] as string, PROBLEM, type);
+    }
+  });
+
+  it('answer a target Fastify cannot decode with a 400 problem carrying the request id', async (t) => {
+    const app = await build(t);
+    for (const url of ['/v1/notes/%', '/%', '/v1/notes/%zz']) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 400, url);
+      assert.match(res.headers['content-type'] as string, PROBLEM, url);
+      assert.equal(res.json().requestId, res.headers['x-request-id'], url);
+    }
+  });
+
+  it('answer HEAD on a GET route as the GET, without a body', async (t) => {
+    const app = await build(t);
+    for (const url of ['/healthz', '/v1/notes', `/v1/notes/${randomUUID()}`]) {
+      const [get, head] = await Promise.all([
+        app.inject({ method: 'GET', url }),
+        app.inject({ method: 'HEAD', url }),
+      ]);
+      assert.equal(head.statusCode, get.statusCode, url);
+      assert.equal(head.body, '', url);
+    }
   });
 
   it('answer JSON nested 10,000 deep with a 400 problem', async (t) => {

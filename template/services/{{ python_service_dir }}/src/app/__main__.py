@@ -18,7 +18,7 @@ import sys
 
 import uvicorn
 
-from app.core.config import ConfigurationError, load_settings
+from app.core.config import SHUTDOWN_GRACE_SECONDS, ConfigurationError, load_settings
 
 
 def main() -> None:
@@ -30,9 +30,11 @@ def main() -> None:
     parser.add_argument("--reload", action="store_true", help="restart on code changes (make run)")
     args = parser.parse_args()
     try:
-        load_settings()  # a bad setting stops here in one line, not in a lifespan traceback
+        # Read here too, so that a bad setting stops start-up with one line, and for TRUST_PROXY,
+        # which uvicorn applies before the app sees a request.
+        trusted = load_settings().trust_proxy
     except ConfigurationError as error:
-        sys.exit(str(error))
+        sys.exit(f"error: {error}")
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, signal.SIG_IGN)  # uvicorn installs its own while it serves
     uvicorn.run(
@@ -41,8 +43,10 @@ def main() -> None:
         port=args.port,
         reload=args.reload,
         access_log=False,  # app.core.middleware logs each request, with its id
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
+        # X-Forwarded-For and X-Forwarded-Proto, from the TRUST_PROXY addresses only.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

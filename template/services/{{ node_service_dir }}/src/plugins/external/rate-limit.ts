@@ -1,9 +1,13 @@
 import rateLimit from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 
+/** Routes an orchestrator probes: never throttled, however their URL is written. */
+const PROBES = new Set(['/healthz', '/readyz']);
+
 /**
  * Per-client request budget (in memory: one budget per process; move it to Redis when you run
- * several replicas). Probes are exempt so an orchestrator is never throttled.
+ * several replicas). Probes are exempt by the route they reach (`/healthz/`, `/healthz?probe=1`),
+ * not by their raw URL. The client is `request.ip`: the proxy's forward under TRUST_PROXY.
  * @see https://github.com/fastify/fastify-rate-limit
  */
 export default fp(
@@ -11,7 +15,7 @@ export default fp(
     await fastify.register(rateLimit, {
       max: fastify.config.RATE_LIMIT_MAX,
       timeWindow: fastify.config.RATE_LIMIT_WINDOW_MS,
-      allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
+      allowList: (request) => PROBES.has(request.routeOptions.url ?? ''),
       // The IETF RateLimit-* headers, as the Python service sends them.
       enableDraftSpec: true,
     });

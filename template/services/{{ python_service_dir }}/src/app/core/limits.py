@@ -33,8 +33,9 @@ class RateLimitMiddleware:
 
     Fixed windows, counted in this process's memory: each replica counts on its own (move the
     counts to Redis, or to your ingress, for a shared budget). Probes are exempt so that an
-    orchestrator is never throttled. The client address is the peer's, or the one a trusted proxy
-    forwards (uvicorn's FORWARDED_ALLOW_IPS).
+    orchestrator is never throttled: by the route they reach, whatever the query string or a
+    trailing slash (redirected to the route). The client address is the peer's, or the one a
+    trusted proxy forwards (TRUST_PROXY, uvicorn's `forwarded_allow_ips`).
     """
 
     EXEMPT = frozenset({"/healthz", "/readyz"})
@@ -51,7 +52,7 @@ class RateLimitMiddleware:
         self._counts: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+        if scope["type"] != "http" or scope["path"].rstrip("/") in self.EXEMPT:
             await self.app(scope, receive, send)
             return
         if self._enabled is None:

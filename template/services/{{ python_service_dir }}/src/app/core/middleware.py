@@ -1,6 +1,7 @@
-"""ASGI middleware: request ids with an access log line, and CORS configured from the settings.
+"""ASGI middleware: request ids with an access log line, HEAD answered as GET, and CORS
+configured from the settings.
 
-Both are plain ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched.
+All are plain ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched.
 """
 
 from __future__ import annotations
@@ -65,11 +66,37 @@ class RequestIdMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
+                    # The peer, or the client a trusted proxy forwards (TRUST_PROXY).
+                    "client": scope["client"][0] if scope.get("client") else None,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
             request_id_var.reset(token)
             traceparent_var.reset(trace_token)
+
+
+class HeadAsGetMiddleware:
+    """Answer HEAD on every GET route: the GET's status and headers, without its body (RFC 9110
+    section 9.3.2). FastAPI routes declared with `@router.get` match GET only, so HEAD would get
+    405; the Node service (Fastify's `exposeHeadRoutes`) answers it.
+
+    The route sees a GET; the server still sees the HEAD, and `Content-Length` stays the GET's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
 class SettingsCORSMiddleware:

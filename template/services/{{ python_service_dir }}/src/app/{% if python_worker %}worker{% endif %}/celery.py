@@ -1,20 +1,18 @@
 """The Celery application: configuration only (tasks are in app.worker.tasks).
 
 Settings are read when Celery first needs its configuration, not at import time, so a bad
-variable stops the worker with a message naming it.
+variable, or settings that contradict each other, stop the worker with one line naming them.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery, signals
 
-from app.core.config import Settings, get_settings
+from app.core.config import RETRY_BACKOFF_MAX, ConfigurationError, Settings, get_settings
 from app.core.logging import configure_logging
-
-# Longest wait between two retries of a job, in seconds (see app.worker.tasks).
-RETRY_BACKOFF_MAX = 60
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -82,6 +80,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _worker_settings() -> Settings:
+    """The worker's settings; if they are invalid, exit 1 with the reason in one line."""
+    try:
+        return get_settings()
+    except ConfigurationError as error:
+        sys.exit(f"error: {error}")
+
+
 def create_celery(settings: Settings | None = None) -> Celery:
     """A Celery app; with no settings, they are read from the environment on first use."""
     if settings is not None:
@@ -95,7 +101,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         }
         return producer
     worker = Celery("app", include=["app.worker.tasks"])
-    worker.add_defaults(lambda: celery_config(get_settings()))
+    worker.add_defaults(lambda: celery_config(_worker_settings()))
     return worker
 
 
@@ -105,4 +111,4 @@ app = create_celery()
 @signals.setup_logging.connect
 def _configure_logging(**_: object) -> None:
     # Replaces Celery's own logging set-up, so the worker logs JSON like the API.
-    configure_logging(get_settings().log_level)
+    configure_logging(_worker_settings().log_level)

@@ -14,10 +14,11 @@ from typing import Any
 from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
+from app.core.config import JOB_MAX_RETRIES, RETRY_BACKOFF_MAX
 from app.core.logging import request_id_var, traceparent_var
 from app.jobs import work
 from app.jobs.errors import TransientJobError
-from app.worker.celery import RETRY_BACKOFF_MAX, app
+from app.worker.celery import app
 
 # Retry errors that can pass, with exponential backoff and full jitter (so retries of many jobs
 # do not arrive together); every other error fails the job at once. A job whose pool process died
@@ -27,7 +28,7 @@ RETRY_TRANSIENT_ERRORS: dict[str, Any] = {
     "retry_backoff": True,
     "retry_backoff_max": RETRY_BACKOFF_MAX,
     "retry_jitter": True,
-    "max_retries": 5,
+    "max_retries": JOB_MAX_RETRIES,
     "default_retry_delay": 1,
 }
 
