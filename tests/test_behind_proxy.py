@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -165,6 +166,35 @@ def test_clients_behind_the_proxy_have_budgets_of_their_own(
 
     assert [404] * RATE_LIMIT_MAX == used
     assert (429, 429, 404) == (throttled, forged, other), proxy.service.process.output()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_throttled_operation_documents_its_429(
+    proxied: Callable[[str], Proxied], name: str
+) -> None:
+    """With the client's budget spent, every documented operation but the probes answers a 429
+    problem, and its document says so (status and media type), so typed clients expect it."""
+    proxy = proxied(name)
+    client = next(_CLIENTS)
+    for _ in range(RATE_LIMIT_MAX):
+        proxy.get("/v1/no-such-route", client)
+    document = proxy.service.document()
+    undocumented = {}
+    for path, item in document["paths"].items():
+        if path in {"/healthz", "/readyz"}:
+            continue
+        target = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        for method, operation in item.items():
+            body = b"{}" if "requestBody" in operation else None
+            headers = {"content-type": "application/json"} if body else {}
+            reply = http(method.upper(), f"{proxy.url}{target}", body, headers, source=client)
+            documented = operation["responses"].get(str(reply.status), {}).get("content", {})
+            media_type = reply.content_type.split(";")[0]
+            if (reply.status, media_type) != (429, "application/problem+json") or (
+                media_type not in documented
+            ):
+                undocumented[f"{method.upper()} {path}"] = (reply.status, media_type)
+    assert {} == undocumented
 
 
 @pytest.mark.parametrize("name", SERVICES)

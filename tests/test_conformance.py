@@ -14,7 +14,8 @@ is held to the same rules:
   error, with the request id.
 
 Every error answer is `application/problem+json` whose `status` is the HTTP status, and carries
-the request id in `X-Request-ID` (the Node services also in the body's `requestId`).
+the request id in `X-Request-ID` (the Node services also in the body's `requestId`). An answer
+from a documented operation is documented there, status and media type, so typed clients know it.
 
 A second table starts every server and worker with settings that contradict each other, or
 parse but mean nothing: each process refuses to start, in one line naming the variables.
@@ -69,6 +70,18 @@ def string_fields(service: Service, path: str) -> list[str]:
     ]
 
 
+def assert_documented(service: Service, sent: Sent) -> None:
+    """The answer's status is documented for its operation, with the media type it was sent in."""
+    if sent.operation is None:
+        return
+    method, path = sent.operation
+    responses = service.document()["paths"][path][method]["responses"]
+    documented = responses.get(str(sent.reply.status))
+    assert documented is not None, f"{sent.reply.status} is not documented: {sorted(responses)}"
+    media_type = sent.reply.content_type.split(";")[0]
+    assert media_type in documented.get("content", {}), (media_type, documented)
+
+
 def assert_problem(reply: Reply, status: int | None = None) -> None:
     """A 4xx problem (of `status`, when given) with the request id in the header and body."""
     where = (reply.status, reply.body[:300])
@@ -92,6 +105,7 @@ class Sent:
     what: str
     reply: Reply
     like: Reply | None = None
+    operation: tuple[str, str] | None = None  # (method, path) in the document, when it has one
 
 
 @dataclass(frozen=True)
@@ -138,7 +152,7 @@ def wrong_media_types(service: Service) -> list[Sent]:
         for case, media_type in WRONG_MEDIA_TYPES.items():
             headers = {"content-type": media_type} if media_type else {}
             reply = http("POST", f"{service.url}{concrete(path)}", body, headers)
-            sent.append(Sent(f"POST {path} {case}", reply))
+            sent.append(Sent(f"POST {path} {case}", reply, operation=("post", path)))
     return sent
 
 
@@ -162,7 +176,7 @@ def text_that_cannot_round_trip(service: Service) -> list[Sent]:
         bodies["utf8-encoded-surrogate"] = b'{"name": "\xed\xa0\x80"}'
         for case, body in bodies.items():
             reply = http("POST", url, body, {"content-type": JSON})
-            sent.append(Sent(f"POST {path} {case}", reply))
+            sent.append(Sent(f"POST {path} {case}", reply, operation=("post", path)))
     return sent
 
 
@@ -204,6 +218,7 @@ def test_every_service_answers_the_case_the_same_way(
     for one in sent:
         try:
             row.check(one)
+            assert_documented(service, one)
         except AssertionError as error:
             failures.append(f"{one.what}: {error}")
     assert service.process.running(), service.process.output()

@@ -75,7 +75,7 @@ class TestMakeMigrate:
     def test_invalid_setting_is_one_line_naming_the_variable(self, service: Path) -> None:
         printed = failure(["make", "migrate"], service, LOG_LEVEL="loud")
         assert 1 == len(printed), printed
-        assert printed[0].startswith("invalid configuration: LOG_LEVEL")
+        assert printed[0].startswith("error: invalid configuration: LOG_LEVEL")
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_api_with_an_invalid_setting_stops_in_one_line(
     name, value = setting
     printed = failure(command, service, **{name: value})
     assert 1 == len(printed), printed
-    assert printed[0].startswith(f"invalid configuration: {name}")
+    assert printed[0].startswith(f"error: invalid configuration: {name}")
 
 
 @pytest.mark.parametrize(

@@ -466,6 +466,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "items-create_item": {
@@ -490,6 +499,15 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An item with this name exists */
             409: {
                 headers: {
@@ -508,8 +526,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -557,6 +593,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "models-create_prediction": {
@@ -581,6 +626,15 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than BODY_LIMIT bytes */
             413: {
                 headers: {
@@ -590,8 +644,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -639,6 +711,15 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-create_job": {
@@ -675,6 +756,15 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -693,8 +783,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -751,6 +859,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-stream_job_events": {
@@ -789,6 +906,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

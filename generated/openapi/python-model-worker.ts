@@ -446,6 +446,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "items-create_item": {
@@ -470,6 +479,15 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An item with this name exists */
             409: {
                 headers: {
@@ -488,8 +506,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -537,6 +573,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "models-create_prediction": {
@@ -561,6 +606,15 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than BODY_LIMIT bytes */
             413: {
                 headers: {
@@ -570,8 +624,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -619,6 +691,15 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-create_job": {
@@ -655,6 +736,15 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -673,8 +763,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -724,6 +832,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -25,7 +25,7 @@ if config.config_file_name and config.attributes.get("configure_logger", True):
 try:
     url = driver_url(load_settings().database_url)
 except ConfigurationError as error:
-    raise SystemExit(str(error)) from None  # one line naming the variable, not a traceback
+    raise SystemExit(f"error: {error}") from None  # one line naming the variable, as the app
 target_metadata = Base.metadata
 
 if context.is_offline_mode():

@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 
 /** Routes an orchestrator probes: never throttled, however their URL is written. */
-const PROBES = new Set(['/healthz', '/readyz']);
+export const PROBES = new Set(['/healthz', '/readyz']);
 
 /**
  * Per-client request budget (in memory: one budget per process; move it to Redis when you run

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from '@fastify/type-provider-zod';
 import fp from 'fastify-plugin';
 import { PROBLEM_CONTENT_TYPE } from '../../errors.ts';
+import { PROBES } from './rate-limit.ts';
 
 // Title, version and description come from this service's package.json (the same relative path
 // from src/ and from dist/), so the code holds no project name.
@@ -13,21 +14,50 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
   description: string;
 };
 
-type Operation = { responses?: Record<string, { content?: Record<string, unknown> }> };
+type Response = { description: string; content?: Record<string, unknown> };
+type Operation = { requestBody?: unknown; responses?: Record<string, Response> };
+
+const problem = (description: string): Response => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
+});
 
 /**
- * Every 4xx and 5xx a route declares is sent by the error handler (src/errors.ts) as
- * application/problem+json, while @fastify/swagger files each response schema under
- * application/json: move error schemas to the media type the service really sends. In place.
+ * What the server answers before a route's handler runs, declared on each operation where the
+ * route does not: for a body, 400 (not JSON text), 413 (over BODY_LIMIT, src/app.ts) and 415 (in
+ * another media type, Fastify's content-type parser); 429 on every route but the probes
+ * (plugins/external/rate-limit.ts).
  */
-function problemMediaType<T extends { paths?: unknown }>(document: T): T {
+const BODY_ERRORS: Record<string, string> = {
+  '400': 'The body is not JSON text, or not valid',
+  '413': 'The body is larger than BODY_LIMIT bytes',
+  '415': 'The body is not application/json',
+};
+const TOO_MANY_REQUESTS = 'This client used up its RATE_LIMIT_MAX requests: retry after Retry-After';
+
+/**
+ * Make the document say what the service really sends, in place: every 4xx and 5xx a route
+ * declares is sent by the error handler (src/errors.ts) as application/problem+json, while
+ * @fastify/swagger files each response schema under application/json, so error schemas move to
+ * the problem media type; and the answers above are declared.
+ */
+function contractDocument<T extends { paths?: unknown }>(document: T): T {
   const paths = (document.paths ?? {}) as Record<string, Record<string, Operation>>;
-  for (const operation of Object.values(paths).flatMap((item) => Object.values(item))) {
-    for (const [status, response] of Object.entries(operation.responses ?? {})) {
-      const schema = response.content?.['application/json'];
-      if (Number(status) >= 400 && schema !== undefined) {
-        response.content = { [PROBLEM_CONTENT_TYPE]: schema };
+  for (const [path, item] of Object.entries(paths)) {
+    for (const operation of Object.values(item)) {
+      const responses = (operation.responses ??= {});
+      for (const [status, response] of Object.entries(responses)) {
+        const schema = response.content?.['application/json'];
+        if (Number(status) >= 400 && schema !== undefined) {
+          response.content = { [PROBLEM_CONTENT_TYPE]: schema };
+        }
       }
+      if (operation.requestBody !== undefined) {
+        for (const [status, description] of Object.entries(BODY_ERRORS)) {
+          responses[status] ??= problem(description);
+        }
+      }
+      if (!PROBES.has(path)) responses['429'] ??= problem(TOO_MANY_REQUESTS);
     }
   }
   return document;
@@ -48,7 +78,7 @@ export default fp(
       },
       hideUntagged: true,
       transform: jsonSchemaTransform,
-      transformObject: (input) => problemMediaType(jsonSchemaTransformObject(input)),
+      transformObject: (input) => contractDocument(jsonSchemaTransformObject(input)),
     });
     if (fastify.config.DOCS_ENABLED) {
       await fastify.register(swaggerUi, { routePrefix: '/docs' });

@@ -9,7 +9,6 @@ The document says what the service really sends, in OpenAPI 3.1 terms (`contract
 
 from __future__ import annotations
 
-from copy import deepcopy
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -17,12 +16,27 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.core.errors import PROBLEM_JSON
+from app.core.limits import RateLimitMiddleware
 
 EVENT_STREAM = "text/event-stream"
-TOO_LARGE: dict[str, Any] = {
-    "description": "The body is larger than BODY_LIMIT bytes",
-    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# What every route that takes a body may answer before its handler runs: the body limit
+# (app.core.limits.BodyLimitMiddleware) and the body check (app.core.bodies).
+BODY_ERRORS: dict[str, str] = {
+    "400": "The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8)",
+    "413": "The body is larger than BODY_LIMIT bytes",
+    "415": "The body is not application/json",
 }
+# What every route but the probes may answer while the rate limit is on (RATE_LIMIT_ENABLED).
+TOO_MANY_REQUESTS = "This client used up its RATE_LIMIT_MAX requests: retry after Retry-After"
 
 
 def contract_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -35,13 +49,19 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       keyword that 3.1 tools reject. 3.1 has only `schema`, for the whole content, where "a
       complete event stream can be modeled as if it were a JSON array" of the events (OpenAPI
       Media Type Registry, text/event-stream): `{"type": "array", "items": <the event>}`.
-    - Every operation that takes a body may answer 413 (app.core.limits.BodyLimitMiddleware, for
-      every route): say so where the route does not.
+    - Answers that middleware gives on every route are declared on each operation, where the
+      route does not: 400, 413 and 415 where it takes a body (`BODY_ERRORS`), 429 on every route
+      but the probes.
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            if "requestBody" in operation:
+                for status, description in BODY_ERRORS.items():
+                    operation["responses"].setdefault(status, _problem(description))
+            if path not in RateLimitMiddleware.EXEMPT:
+                operation["responses"].setdefault("429", _problem(TOO_MANY_REQUESTS))
     for operation in (op for item in document["paths"].values() for op in item.values()):
-        if "requestBody" in operation:
-            operation["responses"].setdefault("413", deepcopy(TOO_LARGE))
         for status, response in operation["responses"].items():
             content: dict[str, Any] = response.get("content", {})
             if PROBLEM_JSON in content:
