@@ -98,6 +98,14 @@ function acceptJsonOnly(app: FastifyInstance): void {
 }
 
 /**
+ * A 4xx is the client's mistake, not a fault: one line with its status, code and message, no
+ * stack (a duplicate title would otherwise log the database driver's frames at info).
+ */
+function logRefusal(request: FastifyRequest, status: number, error: FastifyError): void {
+  request.log.info({ status, code: error.code, detail: error.message }, 'request refused');
+}
+
+/**
  * Fastify's errors before routing (FST_ERR_BAD_URL: a target it cannot decode, such as
  * `/v1/notes/%`; FST_ERR_ASYNC_CONSTRAINT), answered as problems with the request id like every
  * other error. Fastify's default is plain JSON with no id. Passed as Fastify's `frameworkErrors`.
@@ -107,8 +115,8 @@ export function answerFrameworkError(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  request.log.info({ err: error }, 'request refused');
   const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 400;
+  logRefusal(request, status, error);
   void sendProblem(
     reply.header('x-request-id', request.id),
     problem(request, status, error.message),
@@ -140,7 +148,7 @@ export function setErrorHandlers(app: FastifyInstance): void {
       request.log.error({ err: error }, 'request failed');
       return sendProblem(reply, problem(request, status, 'Something went wrong on our side.'));
     }
-    request.log.info({ err: error }, 'request refused');
+    logRefusal(request, status, error);
     return sendProblem(reply, problem(request, status, error.message));
   });
 

@@ -11,6 +11,12 @@ describe('loadConfig', () => {
     assert.deepEqual(config.CORS_ORIGINS, []);
   });
 
+  it('takes the Python names for log levels too, so one LOG_LEVEL suits both', () => {
+    assert.equal(loadConfig({ LOG_LEVEL: 'warning' }).LOG_LEVEL, 'warn');
+    assert.equal(loadConfig({ LOG_LEVEL: 'CRITICAL' }).LOG_LEVEL, 'fatal');
+    assert.equal(loadConfig({ LOG_LEVEL: 'Debug' }).LOG_LEVEL, 'debug');
+  });
+
   it('treats an empty variable as unset', () => {
     assert.equal(loadConfig({ PORT: '' }).PORT, 3000);
   });

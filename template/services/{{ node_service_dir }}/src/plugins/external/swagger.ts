@@ -33,7 +33,8 @@ const BODY_ERRORS: Record<string, string> = {
   '413': 'The body is larger than BODY_LIMIT bytes',
   '415': 'The body is not application/json',
 };
-const TOO_MANY_REQUESTS = 'This client used up its RATE_LIMIT_MAX requests: retry after Retry-After';
+const TOO_MANY_REQUESTS =
+  'This client used up its RATE_LIMIT_MAX requests: retry after Retry-After';
 
 /**
  * Make the document say what the service really sends, in place: every 4xx and 5xx a route
@@ -45,7 +46,8 @@ function contractDocument<T extends { paths?: unknown }>(document: T): T {
   const paths = (document.paths ?? {}) as Record<string, Record<string, Operation>>;
   for (const [path, item] of Object.entries(paths)) {
     for (const operation of Object.values(item)) {
-      const responses = (operation.responses ??= {});
+      operation.responses ??= {};
+      const responses = operation.responses;
       for (const [status, response] of Object.entries(responses)) {
         const schema = response.content?.['application/json'];
         if (Number(status) >= 400 && schema !== undefined) {
