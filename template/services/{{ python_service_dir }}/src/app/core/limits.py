@@ -1,8 +1,8 @@
 """What one request may cost: a client's request rate, a request's time, and its body size.
 
 Each limit is plain ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched,
-and answers with a problem (app.core.errors) like the routes do. Their settings are built in the
-lifespan, after the middleware, so each reads its own on the first request (as CORS does).
+and answers with a problem (app.core.errors) like the routes do. Each is built with the settings
+(app.main.create_app: `app.add_middleware(RateLimitMiddleware, settings=settings)`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,6 @@ from app.core.errors import send_problem
 logger = logging.getLogger(__name__)
 
 
-def _settings(scope: Scope) -> Settings:
-    settings: Settings = scope["state"]["settings"]
-    return settings
-
-
 class RateLimitMiddleware:
     """At most RATE_LIMIT_MAX requests per client address in each window of
     RATE_LIMIT_WINDOW_SECONDS, else 429 with Retry-After; every counted answer carries the
@@ -42,12 +37,12 @@ class RateLimitMiddleware:
     # Addresses counted per window; past this, the oldest is forgotten (memory stays bounded).
     MAX_CLIENTS = 10_000
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self._enabled: bool | None = None
-        self._max = 0
-        self._window_seconds = 0
-        self._limit_header = b""
+        self._enabled = settings.rate_limit_enabled
+        self._max = settings.rate_limit_max
+        self._window_seconds = settings.rate_limit_window_seconds
+        self._limit_header = b"%d" % self._max
         self._window = -1  # which window the counts are for
         self._counts: dict[str, int] = {}
 
@@ -55,12 +50,6 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"].rstrip("/") in self.EXEMPT:
             await self.app(scope, receive, send)
             return
-        if self._enabled is None:
-            settings = _settings(scope)
-            self._max = settings.rate_limit_max
-            self._window_seconds = settings.rate_limit_window_seconds
-            self._limit_header = b"%d" % self._max
-            self._enabled = settings.rate_limit_enabled
         if not self._enabled:
             await self.app(scope, receive, send)
             return
@@ -121,10 +110,10 @@ class RequestTimeoutMiddleware:
     GET /healthz: a request is cut off up to that much after its limit.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self._seconds: float | None = None
-        self._tick = 1.0
+        self._seconds = settings.request_timeout_seconds
+        self._tick = min(1.0, self._seconds / 10)
         # Requests whose response has not started, with their deadlines (event loop time).
         self._deadlines: dict[asyncio.Task[object], float] = {}
         self._expired: set[asyncio.Task[object]] = set()
@@ -134,9 +123,6 @@ class RequestTimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._seconds is None:
-            self._seconds = _settings(scope).request_timeout_seconds
-            self._tick = min(1.0, self._seconds / 10)
         task = asyncio.current_task()
         if not self._seconds or task is None:  # 0: no limit
             await self.app(scope, receive, send)
@@ -188,17 +174,15 @@ class BodyLimitMiddleware:
     reading the rest. The server discards what the client still sends.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self._limit: int | None = None
+        self._limit = settings.body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self._limit
-        if limit is None:
-            limit = self._limit = _settings(scope).body_limit
         has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":

@@ -11,9 +11,11 @@ import re
 import time
 import uuid
 
+from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.config import Settings
 from app.core.logging import request_id_var, traceparent_var
 
 logger = logging.getLogger("app.access")
@@ -99,39 +101,22 @@ class HeadAsGetMiddleware:
         await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
-class SettingsCORSMiddleware:
-    """CORS with the origins from the settings the lifespan built (`CORS_ORIGINS`).
-
-    Middleware is assembled before the lifespan runs, so the real CORSMiddleware is created on the
-    first request, from the lifespan state. No origins configured means no CORS headers at all.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._handler: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._handler is None:
-            origins: list[str] = scope["state"]["settings"].cors_origins
-            self._handler = (
-                CORSMiddleware(
-                    self.app,
-                    allow_origins=origins,
-                    allow_methods=["GET", "POST"],
-                    allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
-                    # Readable by the browser app: the id, and how long to wait after a 429/503.
-                    expose_headers=[
-                        "X-Request-ID",
-                        "Retry-After",
-                        "RateLimit-Limit",
-                        "RateLimit-Remaining",
-                        "RateLimit-Reset",
-                    ],
-                )
-                if origins
-                else self.app
-            )
-        await self._handler(scope, receive, send)
+def add_cors(app: Starlette, settings: Settings) -> None:
+    """Starlette's CORSMiddleware with the origins of `CORS_ORIGINS`; none configured means no
+    CORS headers at all (the middleware is not added)."""
+    if not settings.cors_origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
+        # Readable by the browser app: the id, and how long to wait after a 429/503.
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
+    )
