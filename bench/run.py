@@ -769,9 +769,9 @@ class Bench:
         targets.append(
             Target(
                 "python_gen_predict",
-                "generated python-api POST /v1/predict",
+                "generated python-api POST /v1/predictions",
                 p,
-                f"{base}/v1/predict",
+                f"{base}/v1/predictions",
                 PREDICT_BODY,
             )
         )
@@ -838,9 +838,9 @@ class Bench:
         targets = [
             Target(
                 "hybrid_direct_predict",
-                "hybrid ML service POST /v1/predict (direct)",
+                "hybrid ML service POST /v1/predictions (direct)",
                 ml,
-                f"http://127.0.0.1:{ml_port}/v1/predict",
+                f"http://127.0.0.1:{ml_port}/v1/predictions",
                 PREDICT_BODY,
             ),
             Target(
@@ -854,9 +854,9 @@ class Bench:
             # run's concurrency both share the server core, so p50 there is mostly queueing).
             Target(
                 "hybrid_direct_predict_c1",
-                "hybrid ML service POST /v1/predict, 1 connection",
+                "hybrid ML service POST /v1/predictions, 1 connection",
                 ml,
-                f"http://127.0.0.1:{ml_port}/v1/predict",
+                f"http://127.0.0.1:{ml_port}/v1/predictions",
                 PREDICT_BODY,
                 connections=1,
             ),
@@ -1118,7 +1118,7 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     )
     add(
         "python_predict_vs_bare_fastapi",
-        "generated Python POST /v1/predict / bare FastAPI (req/s)",
+        "generated Python POST /v1/predictions / bare FastAPI (req/s)",
         "python_gen_predict",
         "python_bare_fastapi",
     )

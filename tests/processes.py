@@ -120,12 +120,15 @@ def readme_examples(readme: str) -> list[tuple[str, str, dict[str, str], bytes |
 
 
 def routes_without_example(openapi: dict[str, Any], readme: str) -> list[str]:
-    """The operations of an OpenAPI document that no README example calls."""
+    """The operations of an OpenAPI document that no README example calls (a deprecated one
+    needs none: the README shows its successor)."""
     called = {(method, path.split("?")[0]) for method, path, _, _ in readme_examples(readme)}
     missing = []
     for template, operations in openapi["paths"].items():
         pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + r"\Z")
-        for method in operations:
+        for method, operation in operations.items():
+            if operation.get("deprecated"):
+                continue
             if not any(m == method.upper() and pattern.match(p) for m, p in called):
                 missing.append(f"{method.upper()} {template}")
     return missing

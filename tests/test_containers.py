@@ -346,7 +346,7 @@ class TestPythonImage:
         assert 201 == created.status, f"{created.body!r}\n{deployment.log()}"
         item = created.json()
         assert item == http("GET", f"{api}/v1/items/{item['id']}").json()
-        predicted = post_json(f"{api}/v1/predict", {"instances": [SETOSA]})
+        predicted = post_json(f"{api}/v1/predictions", {"instances": [SETOSA]})
         assert 200 == predicted.status, f"{predicted.body!r}\n{deployment.log()}"
         assert "setosa" == predicted.json()["predictions"][0]["label"]
         submitted = post_json(

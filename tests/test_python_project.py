@@ -159,7 +159,7 @@ class TestFullService:
         """Over HTTP: predictions from the real model, a job run by the worker, problem bodies."""
         service = start_service()
 
-        reply = post_json(f"{service.url}/v1/predict", {"instances": [SETOSA]})
+        reply = post_json(f"{service.url}/v1/predictions", {"instances": [SETOSA]})
         assert 200 == reply.status
         body = reply.json()
         assert "setosa" == body["predictions"][0]["label"]
