@@ -24,7 +24,7 @@ SUNSET_ON = datetime(2027, 6, 1, tzinfo=UTC)
 
 
 def deprecation_headers(successor: str) -> dict[str, str]:
-    """The headers of an answer from a deprecated route whose replacement is `successor` (a path)."""
+    """The headers of an answer from a deprecated route replaced by `successor` (a path)."""
     return {
         "Deprecation": f"@{int(DEPRECATED_ON.timestamp())}",
         "Sunset": format_datetime(SUNSET_ON, usegmt=True),
