@@ -31,9 +31,11 @@ from typing import Any
 
 import pytest
 import yaml
-from processes import delete_redis_keys, free_port, http, post_json, wait_until
+from processes import wait_until
 from standins import DOCKER, build_network, docker, ensure_standins, require_docker
 from test_k8s import containers, kustomize, workloads
+
+from harness.net import delete_redis_keys, free_port, http, post_json
 
 pytestmark = [pytest.mark.generated, pytest.mark.containers]
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from processes import SERVICES, Reply, Service, fuzz, http
+from processes import SERVICES, Service, fuzz
+
+from harness.net import Reply, http
 
 pytestmark = pytest.mark.generated
 

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import run, run_once, tool_env
+from conftest import run, run_once
 from processes import (
     Process,
-    celery_worker_command,
-    free_port,
-    http,
-    post_json,
     replay_readme_examples,
     routes_without_example,
     start_process,
     wait_until,
 )
+
+from harness.commands import celery_worker_command
+from harness.net import free_port, http, post_json
+from harness.toolchain import tool_env
 
 pytestmark = pytest.mark.generated
 

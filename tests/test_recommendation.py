@@ -7,8 +7,10 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, copied
+from conftest import copied
 from pytest_copie.plugin import Copie
+
+from harness.repo import TEMPLATE_ROOT
 
 MACROS = (
     jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_ROOT))
