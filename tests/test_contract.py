@@ -57,9 +57,9 @@ def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
     for key, value in schema.items():
         if key in DOCUMENTATION or (key == "propertyNames" and value == {"type": "string"}):
             continue
-        if key in ("minimum", "maximum") and schema.get("type") == "integer":
-            if abs(value) == SAFE_INTEGER:
-                continue
+        zod_bound = key in ("minimum", "maximum") and schema.get("type") == "integer"
+        if zod_bound and abs(value) == SAFE_INTEGER:
+            continue
         if key == "additionalProperties" and value is False and answer:
             continue
         result[key] = normalised(document, value, answer=answer)
