@@ -20,11 +20,13 @@ Normalised away, because they describe no difference a client sees on the wire:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.net import post_json
 from harness.repo import REPO_ROOT
 
 OPENAPI = REPO_ROOT / "generated" / "openapi"
@@ -117,3 +119,30 @@ def test_normalising_keeps_what_a_client_sees() -> None:
     assert normalised(document, {"type": "string"}, answer=True) != normalised(
         document, {"type": "number"}, answer=True
     )
+
+
+# The same client, against each architecture's public API ##########################################
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VIRGINICA = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+# The public API of each architecture that serves predictions: python-api's service, the gateway.
+PREDICTING = ["python-api/api", "hybrid/api"]
+
+
+@pytest.mark.generated
+def test_one_prediction_client_works_against_every_architecture(
+    services: Callable[[str], Any],
+) -> None:
+    """The same request to POST /v1/predictions of python-api and of the hybrid gateway gets the
+    same answer: the same model, the same fields, the same classes in request order."""
+    answers = {}
+    for name in PREDICTING:
+        reply = post_json(
+            f"{services(name).url}/v1/predictions", {"instances": [SETOSA, VIRGINICA]}
+        )
+        assert (200, "application/json") == (reply.status, reply.content_type), (name, reply.body)
+        answers[name] = reply.json()
+
+    first, *others = answers.values()
+    assert all(first == other for other in others), answers
+    assert ["setosa", "virginica"] == [p["label"] for p in first["predictions"]]
