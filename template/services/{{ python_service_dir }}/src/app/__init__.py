@@ -1,1 +1,1 @@
-"""The service package: `app.main.create_app` builds the ASGI application."""
+"""The service package: `app.main:app` is the ASGI application."""

@@ -3,11 +3,10 @@
 The address defaults to the HOST and PORT variables, else 0.0.0.0 and 8000, so a container can be
 moved to another port by its environment alone (the image's healthcheck reads PORT too).
 
-The same as `uvicorn --factory app.main:create_app`, plus a clean exit: on SIGTERM or SIGINT
-uvicorn stops taking connections, finishes requests in flight and runs the lifespan shutdown,
-then re-raises the signal so that the process would report "killed by SIGTERM". Ignoring the
-signal once uvicorn has let go of it makes a graceful stop exit 0, which process managers read as
-a clean stop.
+The same as `uvicorn app.main:app`, plus a clean exit: on SIGTERM or SIGINT uvicorn stops taking
+connections, finishes requests in flight and runs the lifespan shutdown, then re-raises the signal
+so that the process would report "killed by SIGTERM". Ignoring the signal once uvicorn has let go
+of it makes a graceful stop exit 0, which process managers read as a clean stop.
 """
 
 from __future__ import annotations
@@ -39,8 +38,7 @@ def main() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, signal.SIG_IGN)  # uvicorn installs its own while it serves
     uvicorn.run(
-        "app.main:create_app",
-        factory=True,
+        "app.main:app",
         host=args.host,
         port=args.port,
         reload=args.reload,

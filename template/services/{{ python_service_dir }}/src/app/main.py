@@ -1,8 +1,9 @@
-"""The ASGI application: `create_app` builds it (`uvicorn --factory app.main:create_app`).
+"""The ASGI application: `uvicorn app.main:app` (factory: `create_app`).
 
-Settings are read when the app is created, not at import; the parts of the service
-(app.parts.main) open their clients in the lifespan and hand them to routes through the lifespan
-state (each part's `Annotated` dependencies read it).
+Settings are read when the app starts, in the lifespan, not at import; the middleware get them
+through the app's `SettingsRef`. The parts of the service (app.parts.main) open their clients in
+the lifespan and hand them to routes through the lifespan state (each part's `Annotated`
+dependencies read it).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from fastapi.routing import APIRoute
 
 from app.api.main import routers
 from app.core.bodies import check_json_body
-from app.core.config import SERVICE_TITLE, Settings, load_settings
+from app.core.config import SERVICE_TITLE, Settings, SettingsRef
 from app.core.docs import add_docs
 from app.core.errors import add_problem_handlers
 from app.core.limits import BodyLimitMiddleware, RateLimitMiddleware, RequestTimeoutMiddleware
 from app.core.logging import configure_logging
-from app.core.middleware import HeadAsGetMiddleware, RequestIdMiddleware, add_cors
+from app.core.middleware import HeadAsGetMiddleware, RequestIdMiddleware, SettingsCORSMiddleware
 from app.core.security import SecurityHeadersMiddleware
 from app.parts import Part
 from app.parts.main import parts
@@ -34,12 +35,13 @@ logger = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any]]]
 
 
-def _lifespan(settings: Settings, service_parts: list[Part]) -> Lifespan:
-    """Open every part in order, yield what they built as the lifespan state (with the settings),
-    and close them in reverse order when the app stops."""
+def _lifespan(settings_ref: SettingsRef, service_parts: list[Part]) -> Lifespan:
+    """Read the settings, open every part in order, yield what they built as the lifespan state
+    (with the settings), and close the parts in reverse order when the app stops."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        settings = settings_ref.start()
         configure_logging(settings.log_level)
         state: dict[str, Any] = {"settings": settings}
         async with AsyncExitStack() as stack:
@@ -58,13 +60,13 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application with `settings`, else those of the environment (raises
-    ConfigurationError naming the variables when they are invalid)."""
-    settings = settings or load_settings()
+    """Build the application. It runs with `settings`, else with the environment's, read when it
+    starts (a bad variable fails start-up with a ConfigurationError naming it)."""
+    settings_ref = SettingsRef(settings)
     app = FastAPI(
         title=SERVICE_TITLE,
         version=VERSION,
-        lifespan=_lifespan(settings, parts),
+        lifespan=_lifespan(settings_ref, parts),
         generate_unique_id_function=_operation_id,
         # One schema per model, not `Item-Input`/`Item-Output` pairs, for generated clients.
         separate_input_output_schemas=False,
@@ -81,12 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first. Every refusal (413, 503, 429) gets CORS, security headers and the id;
     # a CORS preflight is answered before the rate limit counts it.
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(BodyLimitMiddleware, settings=settings)
-    app.add_middleware(RequestTimeoutMiddleware, settings=settings)
-    app.add_middleware(RateLimitMiddleware, settings=settings)
-    add_cors(app, settings)
+    app.add_middleware(BodyLimitMiddleware, settings=settings_ref)
+    app.add_middleware(RequestTimeoutMiddleware, settings=settings_ref)
+    app.add_middleware(RateLimitMiddleware, settings=settings_ref)
+    app.add_middleware(SettingsCORSMiddleware, settings=settings_ref)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     for router in routers:
         app.include_router(router, dependencies=[Depends(check_json_body)])
     return app
+
+
+app = create_app()

@@ -11,11 +11,10 @@ import re
 import time
 import uuid
 
-from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import Settings
+from app.core.config import Settings, SettingsRef
 from app.core.logging import request_id_var, traceparent_var
 
 logger = logging.getLogger("app.access")
@@ -101,22 +100,41 @@ class HeadAsGetMiddleware:
         await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
-def add_cors(app: Starlette, settings: Settings) -> None:
+class SettingsCORSMiddleware:
     """Starlette's CORSMiddleware with the origins of `CORS_ORIGINS`; none configured means no
-    CORS headers at all (the middleware is not added)."""
-    if not settings.cors_origins:
-        return
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
-        # Readable by the browser app: the id, and how long to wait after a 429/503.
-        expose_headers=[
-            "X-Request-ID",
-            "Retry-After",
-            "RateLimit-Limit",
-            "RateLimit-Remaining",
-            "RateLimit-Reset",
-        ],
-    )
+    CORS headers at all. Created with the app's `SettingsRef`, it builds the CORS handler from the
+    settings the app started with (again only if it is started with others, as tests do)."""
+
+    def __init__(self, app: ASGIApp, *, settings: SettingsRef) -> None:
+        self.app = app
+        self._settings = settings
+        self._built_for: Settings | None = None
+        self._handler: ASGIApp = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = self._settings.current
+        if settings is not self._built_for:
+            self._handler = self._build(settings.cors_origins)
+            self._built_for = settings
+        await self._handler(scope, receive, send)
+
+    def _build(self, origins: list[str]) -> ASGIApp:
+        if not origins:
+            return self.app
+        return CORSMiddleware(
+            self.app,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
+            # Readable by the browser app: the id, and how long to wait after a 429/503.
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
+        )
