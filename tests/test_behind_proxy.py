@@ -28,16 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from processes import (
-    SERVICES,
-    Process,
-    RunningServices,
-    Service,
-    free_port,
-    http,
-    start_process,
-    wait_until,
-)
+from processes import SERVICES, Process, RunningServices, Service, start_process, wait_until
+
+from harness.net import free_port, http
 
 pytestmark = pytest.mark.generated
 

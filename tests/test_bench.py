@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_ROOT
+
+from harness.repo import TEMPLATE_ROOT
 
 pytestmark = pytest.mark.generated
 

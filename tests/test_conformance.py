@@ -33,8 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, tool_env
-from processes import SERVICES, Reply, Service, celery_worker_command, http
+from processes import SERVICES, Service
+
+from harness.commands import celery_worker_command
+from harness.net import Reply, http
+from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 

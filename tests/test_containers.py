@@ -31,9 +31,11 @@ from typing import Any
 
 import pytest
 import yaml
-from processes import delete_redis_keys, free_port, http, post_json, wait_until
+from processes import wait_until
 from standins import DOCKER, build_network, docker, ensure_standins, require_docker
 from test_k8s import containers, kustomize, workloads
+
+from harness.net import delete_redis_keys, free_port, http, post_json
 
 pytestmark = [pytest.mark.generated, pytest.mark.containers]
 
@@ -346,7 +348,7 @@ class TestPythonImage:
         assert 201 == created.status, f"{created.body!r}\n{deployment.log()}"
         item = created.json()
         assert item == http("GET", f"{api}/v1/items/{item['id']}").json()
-        predicted = post_json(f"{api}/v1/predict", {"instances": [SETOSA]})
+        predicted = post_json(f"{api}/v1/predictions", {"instances": [SETOSA]})
         assert 200 == predicted.status, f"{predicted.body!r}\n{deployment.log()}"
         assert "setosa" == predicted.json()["predictions"][0]["label"]
         submitted = post_json(

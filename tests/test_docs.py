@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import yaml
-from conftest import TEMPLATE_ROOT
+
+from harness.repo import TEMPLATE_ROOT
 
 BACKSTAGE = TEMPLATE_ROOT / "docs/backstage"
 

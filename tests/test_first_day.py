@@ -11,9 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import run_once, tool_env
-from processes import free_port, http, kill_process_group, start_process_group, wait_until
+from conftest import run_once
+from processes import kill_process_group, start_process_group, wait_until
 from test_python_project import FULL, installed
+
+from harness.net import free_port, http
+from harness.toolchain import tool_env
 
 pytestmark = pytest.mark.generated
 

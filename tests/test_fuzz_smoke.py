@@ -17,9 +17,12 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from processes import SERVICES, Reply, Service, fuzz, http
+from processes import SERVICES, Service, fuzz
+
+from harness.net import Reply, http
 
 pytestmark = pytest.mark.generated
 
@@ -50,7 +53,7 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 # The route each service's hostile bodies go to, and a body it accepts.
 TARGETS = {
     "node": ("/v1/notes", {"title": "Hostile input"}),
-    "python": ("/v1/predict", {"instances": [SETOSA]}),
+    "python": ("/v1/predictions", {"instances": [SETOSA]}),
 }
 JSON = "application/json"
 TWO_MIB = 2 * 1024 * 1024
@@ -166,9 +169,10 @@ ANSWERS: dict[str, list[tuple[str, str, str, Any, int]]] = {
         ("GET", "/v1/items", "/v1/items?limit=0", None, 422),
         ("GET", "/v1/items/{item_id}", "/v1/items/not-a-uuid", None, 422),
         ("GET", "/v1/items/{item_id}", f"/v1/items/{NO_SUCH_ID}", None, 404),
+        ("POST", "/v1/predictions", "/v1/predictions", {"instances": [SETOSA]}, 200),
         ("POST", "/v1/predict", "/v1/predict", {"instances": [SETOSA]}, 200),
-        ("POST", "/v1/predict", "/v1/predict", {}, 422),
-        ("POST", "/v1/predict", "/v1/predict", {"padding": "{big}"}, 413),
+        ("POST", "/v1/predictions", "/v1/predictions", {}, 422),
+        ("POST", "/v1/predictions", "/v1/predictions", {"padding": "{big}"}, 413),
         ("GET", "/v1/models/{name}", "/v1/models/no-such-model", None, 404),
         ("POST", "/v1/jobs", "/v1/jobs", {}, 422),
         ("GET", "/v1/jobs/{job_id}", "/v1/jobs/not-a-uuid", None, 422),

@@ -8,7 +8,9 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, commit_all, copy_project, edit, git, snapshot_template
+from conftest import copy_project, edit
+
+from harness.repo import TEMPLATE_ROOT, commit_all, git, snapshot_template
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 from move_path import move_path

@@ -12,22 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import NODE, run, run_once, tool_env
+from conftest import run, run_once
 from processes import (
     Process,
-    Reply,
-    celery_worker_command,
-    delete_redis_keys,
-    free_port,
-    http,
     outputs,
-    post_json,
     replay_readme_examples,
     routes_without_example,
     start_process,
     stop_all,
     wait_until,
 )
+
+from harness.commands import celery_worker_command
+from harness.net import Reply, delete_redis_keys, free_port, http, post_json
+from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 

@@ -17,22 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run_once, tool_env
+from conftest import run_once
 from processes import (
     PrivateRedis,
     Process,
-    celery_worker_command,
-    free_port,
-    http,
     kill_children,
     kill_process_group,
     outputs,
-    post_json,
     start_private_redis,
     start_process_group,
     wait_until,
 )
 from test_node_project import expected_digest
+
+from harness.commands import celery_worker_command
+from harness.net import free_port, http, post_json
+from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import TEMPLATE_ROOT, tool_env
+from harness.repo import TEMPLATE_ROOT
+from harness.toolchain import tool_env
 
 # Every optional file at least once: each architecture; database, jobs and realtime on and off
 # (realtime with jobs in hybrid, whose services/ml is the python-api service); deploy on. The

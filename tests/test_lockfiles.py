@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_ROOT, run
+from conftest import run
+
+from harness.repo import TEMPLATE_ROOT
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
 from relock import NPM_VARIANTS, UV_VARIANTS  # the answers that render each committed lockfile

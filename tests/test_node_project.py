@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, run_once, tool_env
+from conftest import run, run_once
 from processes import (
     Process,
-    delete_redis_keys,
-    free_port,
-    http,
     outputs,
-    post_json,
     replay_readme_examples,
     routes_without_example,
     start_process,
     stop_all,
     wait_until,
 )
+
+from harness.net import delete_redis_keys, free_port, http, post_json
+from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import run, run_once, tool_env
+from conftest import run, run_once
 from processes import (
     Process,
-    celery_worker_command,
-    free_port,
-    http,
-    post_json,
     replay_readme_examples,
     routes_without_example,
     start_process,
     wait_until,
 )
+
+from harness.commands import celery_worker_command
+from harness.net import free_port, http, post_json
+from harness.toolchain import tool_env
 
 pytestmark = pytest.mark.generated
 
@@ -159,7 +159,7 @@ class TestFullService:
         """Over HTTP: predictions from the real model, a job run by the worker, problem bodies."""
         service = start_service()
 
-        reply = post_json(f"{service.url}/v1/predict", {"instances": [SETOSA]})
+        reply = post_json(f"{service.url}/v1/predictions", {"instances": [SETOSA]})
         assert 200 == reply.status
         body = reply.json()
         assert "setosa" == body["predictions"][0]["label"]
@@ -293,9 +293,6 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert ml.keys() == api.keys()
     # Only the title and the rate limit's default differ: the hybrid service is the internal ML
     # service, which hears only the gateway (one address) and leaves limiting clients to it.
-    assert [name for name in ml if ml[name] != api[name]] == [
-        "src/app/core/config.py",
-        "src/app/main.py",
-    ]
+    assert [name for name in ml if ml[name] != api[name]] == ["src/app/core/config.py"]
     assert "rate_limit_enabled: bool = False" in ml["src/app/core/config.py"]
-    assert '"Demo Shop ML service"' in ml["src/app/main.py"]
+    assert 'SERVICE_TITLE = "Demo Shop ML service"' in ml["src/app/core/config.py"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pexpect
 import yaml
-from conftest import TEMPLATE_ROOT
+
+from harness.repo import TEMPLATE_ROOT
 
 DOWN, ENTER, CLEAR_LINE = "\x1b[B", "\r", "\x15"
 

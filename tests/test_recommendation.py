@@ -7,7 +7,10 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, render
+from conftest import copied
+from pytest_copie.plugin import Copie
+
+from harness.repo import TEMPLATE_ROOT
 
 MACROS = (
     jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_ROOT))
@@ -92,32 +95,32 @@ def answers_of(project: Path) -> dict[str, object]:
 
 
 class TestRecommendationInProject:
-    def test_defaults_recommend_node_api(self, tmp_path: Path) -> None:
+    def test_defaults_recommend_node_api(self, copie: Copie) -> None:
         """With every default (a TS frontend, a TS team) the project is node-api, and the ADR says rule 5."""
-        project = render(tmp_path / "p")
+        project = copied(copie)
         assert "node-api" == answers_of(project)["architecture"]
         adr = (project / "docs/adr/0001-architecture.md").read_text()
         assert "We use **node-api**, as the framework recommends." in adr
         assert "**Rule 5.**" in adr
 
-    def test_answers_pick_the_default_architecture(self, tmp_path: Path) -> None:
+    def test_answers_pick_the_default_architecture(self, copie: Copie) -> None:
         """Answering core ML with a TS frontend makes hybrid the architecture without asking for it."""
-        project = render(tmp_path / "p", ml="core", consumers="typescript-web")
+        project = copied(copie, ml="core", consumers="typescript-web")
         assert "hybrid" == answers_of(project)["architecture"]
         assert (project / "services/ml").is_dir()
         assert "**Rule 1.**" in (project / "docs/adr/0001-architecture.md").read_text()
 
-    def test_override_is_recorded_in_the_adr(self, tmp_path: Path) -> None:
+    def test_override_is_recorded_in_the_adr(self, copie: Copie) -> None:
         """Choosing against the recommendation is allowed, and the ADR says what was recommended."""
-        project = render(tmp_path / "p", architecture="python-api")
+        project = copied(copie, architecture="python-api")
         adr = (project / "docs/adr/0001-architecture.md").read_text()
         assert "overriding the recommendation of **node-api**" in adr
         assert "**Rule 5.**" in adr
         assert "Recommended by rule 5" in adr
 
-    def test_computed_values_are_not_saved_as_answers(self, tmp_path: Path) -> None:
+    def test_computed_values_are_not_saved_as_answers(self, copie: Copie) -> None:
         """Only real answers go to .copier-answers.yml, so updates recompute the derived values."""
-        saved = answers_of(render(tmp_path / "p"))
+        saved = answers_of(copied(copie))
         for computed in (
             "recommended_architecture",
             "node_service_dir",

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_ROOT, commit_all, git
+
+from harness.repo import TEMPLATE_ROOT, commit_all, git
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
 from release import release

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import cached_renders
+from conftest import copied
+from pytest_copie.plugin import Copie
 
 # Curated, not exhaustive: every architecture, every dependency set, each option on and off once.
 MATRIX: dict[str, dict[str, Any]] = {
@@ -40,10 +41,19 @@ LEFTOVER_JINJA = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
 
 @pytest.fixture(scope="module")
-def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Renders of this module's own: the generated-project tier installs dependencies into the
-    session-wide renders, and this tier checks only what Copier wrote."""
-    return cached_renders(tmp_path_factory)
+def rendered_project(copie_session: Copie) -> Callable[..., Path]:
+    """Renders of this module's own, one per variant, by pytest-copie: the generated-project tier
+    installs dependencies into the session-wide renders, and this tier checks only what Copier
+    wrote."""
+    cache: dict[tuple[tuple[str, Any], ...], Path] = {}
+
+    def _rendered(**answers: Any) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            cache[key] = copied(copie_session, **answers)
+        return cache[key]
+
+    return _rendered
 
 
 @pytest.fixture(params=sorted(MATRIX), scope="module")

@@ -16,21 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, run, run_once, tool_env
-from processes import (
-    Process,
-    Reply,
-    celery_worker_command,
-    delete_redis_keys,
-    free_port,
-    http,
-    outputs,
-    post_json,
-    redis_command,
-    start_process,
-    stop_all,
-    wait_until,
-)
+from conftest import run, run_once
+from processes import Process, outputs, start_process, stop_all, wait_until
+
+from harness.commands import celery_worker_command
+from harness.net import Reply, delete_redis_keys, free_port, http, post_json, redis_command
+from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 

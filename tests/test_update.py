@@ -16,7 +16,9 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, commit_all, copy_project, edit, git, run, snapshot_template
+from conftest import copy_project, edit, run
+
+from harness.repo import TEMPLATE_ROOT, commit_all, git, snapshot_template
 
 
 def next_release_edits(template: Path) -> None:

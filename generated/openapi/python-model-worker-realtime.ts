@@ -88,7 +88,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/predict": {
+    "/v1/predictions": {
         parameters: {
             query?: never;
             header?: never;
@@ -100,6 +100,27 @@ export interface paths {
         /**
          * Create Prediction
          * @description Classify up to 100 flowers now.
+         */
+        post: operations["predictions-create_prediction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Prediction Deprecated
+         * @deprecated
+         * @description Deprecated: POST /v1/predictions, the same request and answer under every architecture.
          */
         post: operations["models-create_prediction"];
         delete?: never;
@@ -595,6 +616,48 @@ export interface operations {
             };
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "predictions-create_prediction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PredictionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionsPublic"];
+                };
+            };
+            /** @description The body is larger than BODY_LIMIT bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,8 +1,8 @@
 """What one request may cost: a client's request rate, a request's time, and its body size.
 
 Each limit is plain ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched,
-and answers with a problem (app.core.errors) like the routes do. Their settings are built in the
-lifespan, after the middleware, so each reads its own on the first request (as CORS does).
+and answers with a problem (app.core.errors) like the routes do. Each is created with the app's
+`SettingsRef` (app.main.create_app) and reads the settings from it as it handles a request.
 """
 
 from __future__ import annotations
@@ -15,15 +15,10 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import Settings
+from app.core.config import SettingsRef
 from app.core.errors import send_problem
 
 logger = logging.getLogger(__name__)
-
-
-def _settings(scope: Scope) -> Settings:
-    settings: Settings = scope["state"]["settings"]
-    return settings
 
 
 class RateLimitMiddleware:
@@ -42,12 +37,9 @@ class RateLimitMiddleware:
     # Addresses counted per window; past this, the oldest is forgotten (memory stays bounded).
     MAX_CLIENTS = 10_000
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: SettingsRef) -> None:
         self.app = app
-        self._enabled: bool | None = None
-        self._max = 0
-        self._window_seconds = 0
-        self._limit_header = b""
+        self._settings = settings
         self._window = -1  # which window the counts are for
         self._counts: dict[str, int] = {}
 
@@ -55,18 +47,14 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"].rstrip("/") in self.EXEMPT:
             await self.app(scope, receive, send)
             return
-        if self._enabled is None:
-            settings = _settings(scope)
-            self._max = settings.rate_limit_max
-            self._window_seconds = settings.rate_limit_window_seconds
-            self._limit_header = b"%d" % self._max
-            self._enabled = settings.rate_limit_enabled
-        if not self._enabled:
+        settings = self._settings.current
+        if not settings.rate_limit_enabled:
             await self.app(scope, receive, send)
             return
+        limit, seconds = settings.rate_limit_max, settings.rate_limit_window_seconds
 
         now = time.monotonic()
-        window = int(now // self._window_seconds)
+        window = int(now // seconds)
         if window != self._window:
             self._window = window
             self._counts.clear()
@@ -76,17 +64,17 @@ class RateLimitMiddleware:
         if count == 1 and len(self._counts) >= self.MAX_CLIENTS:
             del self._counts[next(iter(self._counts))]
         self._counts[key] = count
-        reset = math.ceil((window + 1) * self._window_seconds - now)
-        if count > self._max:
+        reset = math.ceil((window + 1) * seconds - now)
+        if count > limit:
             await send_problem(
                 scope,
                 receive,
                 send,
                 429,
-                f"More than {self._max} requests in {self._window_seconds} s; retry in {reset} s.",
+                f"More than {limit} requests in {seconds} s; retry in {reset} s.",
                 headers={
                     "Retry-After": str(reset),
-                    "RateLimit-Limit": str(self._max),
+                    "RateLimit-Limit": str(limit),
                     "RateLimit-Remaining": "0",
                     "RateLimit-Reset": str(reset),
                 },
@@ -94,8 +82,8 @@ class RateLimitMiddleware:
             return
 
         headers = (
-            (b"ratelimit-limit", self._limit_header),
-            (b"ratelimit-remaining", b"%d" % (self._max - count)),
+            (b"ratelimit-limit", b"%d" % limit),
+            (b"ratelimit-remaining", b"%d" % (limit - count)),
             (b"ratelimit-reset", b"%d" % reset),
         )
 
@@ -121,9 +109,9 @@ class RequestTimeoutMiddleware:
     GET /healthz: a request is cut off up to that much after its limit.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: SettingsRef) -> None:
         self.app = app
-        self._seconds: float | None = None
+        self._settings = settings
         self._tick = 1.0
         # Requests whose response has not started, with their deadlines (event loop time).
         self._deadlines: dict[asyncio.Task[object], float] = {}
@@ -134,19 +122,18 @@ class RequestTimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._seconds is None:
-            self._seconds = _settings(scope).request_timeout_seconds
-            self._tick = min(1.0, self._seconds / 10)
+        seconds = self._settings.current.request_timeout_seconds
         task = asyncio.current_task()
-        if not self._seconds or task is None:  # 0: no limit
+        if not seconds or task is None:  # 0: no limit
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # the first request (in tests: the first on each new loop)
             self._loop = loop
+            self._tick = min(1.0, seconds / 10)
             loop.call_later(self._tick, self._cancel_expired, loop)
         deadlines = self._deadlines
-        deadlines[task] = loop.time() + self._seconds
+        deadlines[task] = loop.time() + seconds
 
         async def send_in_time(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -159,8 +146,8 @@ class RequestTimeoutMiddleware:
             if task not in self._expired:
                 raise  # cancelled by someone else: the server, at shutdown or disconnect
             task.uncancel()
-            logger.warning("request timed out", extra={"timeout_seconds": self._seconds})
-            detail = f"The request took longer than {self._seconds:g} s; it was cancelled."
+            logger.warning("request timed out", extra={"timeout_seconds": seconds})
+            detail = f"The request took longer than {seconds:g} s; it was cancelled."
             await send_problem(scope, receive, send, 503, detail)
         finally:
             deadlines.pop(task, None)
@@ -188,22 +175,20 @@ class BodyLimitMiddleware:
     reading the rest. The server discards what the client still sends.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: SettingsRef) -> None:
         self.app = app
-        self._limit: int | None = None
+        self._settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit
-        if limit is None:
-            limit = self._limit = _settings(scope).body_limit
+        limit = self._settings.current.body_limit
         has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(scope, receive, send, limit)
                     return
                 has_body = True
             elif name == b"transfer-encoding":
@@ -219,17 +204,18 @@ class BodyLimitMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise RequestBodyTooLargeError(413, self._detail())
+                raise RequestBodyTooLargeError(413, self._detail(limit))
             return message
 
         try:
             await self.app(scope, receive_limited, send)
         except RequestBodyTooLargeError:
             # Read outside any route (no handler made it a problem): answer it here.
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    def _detail(self) -> str:
-        return f"The request body is larger than {self._limit} bytes."
+    @staticmethod
+    def _detail(limit: int) -> str:
+        return f"The request body is larger than {limit} bytes."
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_problem(scope, receive, send, 413, self._detail())
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await send_problem(scope, receive, send, 413, self._detail(limit))

@@ -14,6 +14,7 @@ import uuid
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.config import Settings, SettingsRef
 from app.core.logging import request_id_var, traceparent_var
 
 logger = logging.getLogger("app.access")
@@ -100,38 +101,40 @@ class HeadAsGetMiddleware:
 
 
 class SettingsCORSMiddleware:
-    """CORS with the origins from the settings the lifespan built (`CORS_ORIGINS`).
+    """Starlette's CORSMiddleware with the origins of `CORS_ORIGINS`; none configured means no
+    CORS headers at all. Created with the app's `SettingsRef`, it builds the CORS handler from the
+    settings the app started with (again only if it is started with others, as tests do)."""
 
-    Middleware is assembled before the lifespan runs, so the real CORSMiddleware is created on the
-    first request, from the lifespan state. No origins configured means no CORS headers at all.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: SettingsRef) -> None:
         self.app = app
-        self._handler: ASGIApp | None = None
+        self._settings = settings
+        self._built_for: Settings | None = None
+        self._handler: ASGIApp = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._handler is None:
-            origins: list[str] = scope["state"]["settings"].cors_origins
-            self._handler = (
-                CORSMiddleware(
-                    self.app,
-                    allow_origins=origins,
-                    allow_methods=["GET", "POST"],
-                    allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
-                    # Readable by the browser app: the id, and how long to wait after a 429/503.
-                    expose_headers=[
-                        "X-Request-ID",
-                        "Retry-After",
-                        "RateLimit-Limit",
-                        "RateLimit-Remaining",
-                        "RateLimit-Reset",
-                    ],
-                )
-                if origins
-                else self.app
-            )
+        settings = self._settings.current
+        if settings is not self._built_for:
+            self._handler = self._build(settings.cors_origins)
+            self._built_for = settings
         await self._handler(scope, receive, send)
+
+    def _build(self, origins: list[str]) -> ASGIApp:
+        if not origins:
+            return self.app
+        return CORSMiddleware(
+            self.app,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID"],
+            # Readable by the browser app: the id, and how long to wait after a 429/503.
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
+        )

@@ -20,7 +20,7 @@ const predictionsRoutes: FastifyPluginAsyncZod = async (fastify) => {
       const { ml } = fastify;
       return ml
         .call(callContext(request), async (init) => {
-          const { data, response } = await ml.api.POST('/v1/predict', {
+          const { data, response } = await ml.api.POST('/v1/predictions', {
             ...init,
             body: request.body,
           });

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from app.api.deps import ItemsDep
 from app.core.errors import PROBLEM_RESPONSE
 from app.items import DuplicateItemError, ItemCreate, ItemPublic, ItemsPublic
+from app.parts.store import ItemsDep
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
