@@ -627,6 +627,15 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsPublic"];
                 };
             };
+            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than BODY_LIMIT bytes */
             413: {
                 headers: {
@@ -636,8 +645,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
