@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, type RedisOptions } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { DigestJobData, DigestJobResult } from '#contracts';
 import type { Config } from '../config.ts';
 
@@ -31,6 +32,9 @@ export function createQueue(config: Config, overrides: RedisOptions = {}): Diges
   return new Queue(QUEUE_NAME, {
     connection: redisConnection(config, overrides),
     prefix: config.QUEUE_PREFIX,
+    // A job's trace continues from the request that queued it into the worker (no-op without
+    // an OpenTelemetry SDK: see src/telemetry.ts).
+    telemetry: new BullMQOtel(QUEUE_NAME),
     defaultJobOptions: {
       attempts: config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },

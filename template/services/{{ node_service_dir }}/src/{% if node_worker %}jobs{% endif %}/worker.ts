@@ -1,6 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Processor, Worker } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { DigestJobData, DigestJobResult } from '#contracts';
 import type { Config } from '../config.ts';
 import { QUEUE_NAME, redisConnection } from './queue.ts';
@@ -36,6 +37,7 @@ export function createWorker(
   return new Worker(QUEUE_NAME, processor, {
     connection: redisConnection(config, { maxRetriesPerRequest: null }),
     prefix: config.QUEUE_PREFIX,
+    telemetry: new BullMQOtel(QUEUE_NAME),
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.JOB_LOCK_MS,
     stalledInterval: config.JOB_LOCK_MS,
