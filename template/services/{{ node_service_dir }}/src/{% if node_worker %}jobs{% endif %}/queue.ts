@@ -19,6 +19,15 @@ export function jobIdForKey(idempotencyKey: string): string {
   return `key-${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex')}`;
 }
 
+/**
+ * BullMQ's OpenTelemetry support for the queue and its workers: a job's trace continues from the
+ * request that queued it into the worker that runs it, and the workers record bullmq.job.duration
+ * and bullmq.jobs.completed / bullmq.jobs.failed. Without an SDK (src/telemetry.ts) it is a no-op.
+ */
+export function queueTelemetry() {
+  return new BullMQOtel({ tracerName: QUEUE_NAME, meterName: QUEUE_NAME, enableMetrics: true });
+}
+
 export function redisConnection(config: Config, overrides: RedisOptions = {}) {
   return { url: config.REDIS_URL, ...overrides };
 }
@@ -32,9 +41,7 @@ export function createQueue(config: Config, overrides: RedisOptions = {}): Diges
   return new Queue(QUEUE_NAME, {
     connection: redisConnection(config, overrides),
     prefix: config.QUEUE_PREFIX,
-    // A job's trace continues from the request that queued it into the worker (no-op without
-    // an OpenTelemetry SDK: see src/telemetry.ts).
-    telemetry: new BullMQOtel(QUEUE_NAME),
+    telemetry: queueTelemetry(),
     defaultJobOptions: {
       attempts: config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
