@@ -25,8 +25,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestIdMiddleware:
     """Tag each request with an id (the caller's `X-Request-ID` or a new one) and log it.
 
-    Jobs the request queues carry the id to the worker. The caller's `traceparent` is OpenTelemetry's
-    (app.core.telemetry).
+    Jobs the request queues carry the id to the worker. The caller's `traceparent` is read by
+    OpenTelemetry (app.core.telemetry).
     """
 
     def __init__(self, app: ASGIApp) -> None:
