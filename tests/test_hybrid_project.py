@@ -405,7 +405,12 @@ def wait_for_spans(hybrid: Hybrid, trace_id: str, services: set[str]) -> list[Sp
         spans = hybrid.otlp.trace(trace_id)
         return services <= {s.service for s in spans if s.kind == "SERVER" or s.service not in apis}
 
-    wait_until(arrived, f"the spans of trace {trace_id}", list(hybrid.processes.values()), 30)
+    try:
+        wait_until(arrived, f"the spans of trace {trace_id}", list(hybrid.processes.values()), 30)
+    except pytest.fail.Exception as timeout:
+        received = sorted({(span.service, span.kind) for span in hybrid.otlp.spans})
+        spans = "\n".join(map(str, hybrid.otlp.trace(trace_id)))
+        pytest.fail(f"{timeout}\nspans of the trace:\n{spans}\nreceived: {received}")
     return hybrid.otlp.trace(trace_id)
 
 
