@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
     receiver = OtlpReceiver()
     log(f"work directory {work}; OTLP receiver {receiver.endpoint}")
+    bench: Bench | None = None
     try:
         bench = Bench(settings, work)
         project = bench.project("hybrid")
@@ -70,7 +71,9 @@ def main(argv: list[str]) -> int:
                 f"gateway-{name}",
                 [str(NODE), "--import", "./dist/telemetry.js", "dist/server.js"],
                 project / "services/api",
-                bench.node_api_env(port, **{ml_var: f"http://127.0.0.1:{ml_port}"}, **otel),
+                bench.node_api_env(
+                    port, **bench.database(project), **{ml_var: f"http://127.0.0.1:{ml_port}"}, **otel
+                ),
             )
             url = f"http://127.0.0.1:{port}"
             wait_ready(gateway, f"{url}/readyz")
@@ -81,8 +84,9 @@ def main(argv: list[str]) -> int:
                        gateway, f"{url}/v1/predictions", PREDICT_BODY),
             ]  # fmt: skip
         rows = measure(bench.wrk, bench.cpus, settings, targets)
-        bench.processes.stop_all()
     finally:
+        if bench is not None:
+            bench.processes.stop_all()
         receiver.close()
         if not settings.keep:
             shutil.rmtree(work, ignore_errors=True)
