@@ -72,7 +72,10 @@ def main(argv: list[str]) -> int:
                 [str(NODE), "--import", "./dist/telemetry.js", "dist/server.js"],
                 project / "services/api",
                 bench.node_api_env(
-                    port, **bench.database(project), **{ml_var: f"http://127.0.0.1:{ml_port}"}, **otel
+                    port,
+                    **bench.database(project),
+                    **{ml_var: f"http://127.0.0.1:{ml_port}"},
+                    **otel,
                 ),
             )
             url = f"http://127.0.0.1:{port}"

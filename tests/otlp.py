@@ -39,7 +39,11 @@ MESSAGES = {
 
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind in ("string_value", "bool_value", "int_value", "double_value") else str(value)
+    return (
+        getattr(value, kind)
+        if kind in ("string_value", "bool_value", "int_value", "double_value")
+        else str(value)
+    )
 
 
 def _attributes(attributes: Any) -> dict[str, Any]:
@@ -57,7 +61,8 @@ class Span:
     attributes: dict[str, Any]
 
     def __str__(self) -> str:
-        return f"{self.service}: {self.kind} {self.name!r} {self.span_id} <- {self.parent_span_id or 'root'}"
+        parent = self.parent_span_id or "root"
+        return f"{self.service}: {self.kind} {self.name!r} {self.span_id} <- {parent}"
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,9 @@ class TestHybridProject:
             timeout=30,
         )
 
-    def test_one_prediction_is_one_trace_across_gateway_and_ml_service(self, hybrid: Hybrid) -> None:
+    def test_one_prediction_is_one_trace_across_gateway_and_ml_service(
+        self, hybrid: Hybrid
+    ) -> None:
         """The caller's `traceparent` is honoured: the gateway's server span is its child, the
         gateway's fetch is a client span under it, and the ML service's server span is the child of
         that client span, all in the caller's trace."""
@@ -387,7 +389,7 @@ class TestHybridProject:
         """Metrics are exported only at shutdown here (OTEL_METRIC_EXPORT_INTERVAL is an hour):
         http.server.request.duration per route and status came from gateway and ML service."""
         routes = {
-            (point.service, point.attributes.get("http.route"), point.attributes.get("http.response.status_code"))
+            (point.service, *map(point.attributes.get, ("http.route", "http.response.status_code")))
             for point in hybrid.otlp.metrics
             if point.name == "http.server.request.duration"
         }
