@@ -1,7 +1,12 @@
 """Generated-project tier for hybrid: render once, install both halves from their lockfiles, migrate
 the gateway's throwaway PostgreSQL database (the ML service has none), run each half's own checks,
 then start all five processes (Node gateway and its BullMQ worker, the ML service and its Celery
-worker, on the real Redis) and drive everything through the gateway only."""
+worker, on the real Redis) and drive everything through the gateway only.
+
+The processes run with OpenTelemetry on, the standard OTEL_* variables pointed at a real OTLP/HTTP
+receiver on loopback (tests/otlp.py): a prediction is one trace across gateway and ML service, each
+job's trace reaches its worker, and shutdown flushes the metrics. The telemetry-off default runs in
+every other tier (node-api, python-api, conformance, fuzz, scale-out)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from processes import (
     stop_all,
     wait_until,
 )
+from otlp import OtlpReceiver, Span
 
 from harness.commands import celery_worker_command
 from harness.net import Reply, delete_redis_keys, free_port, http, post_json
@@ -29,8 +35,12 @@ from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
 
+# As `npm start` and the image run them: the OpenTelemetry set-up loaded before the app.
+NODE_WITH_TELEMETRY = [str(NODE), "--import", "./dist/telemetry.js"]
+
 # realtime on: the richest hybrid, whose gateway also streams ML jobs' progress over SSE.
 HYBRID = {"architecture": "hybrid", "ml": "core", "realtime": True}
+SLUG = "demo-shop"  # conftest BASE_ANSWERS: the default service names are derived from it
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
@@ -68,6 +78,7 @@ class Hybrid:
     processes: dict[str, Process]
     start_ml: Callable[[], Process]
     start_gateway: Callable[[], Process]
+    otlp: OtlpReceiver
 
     def log(self) -> str:
         return outputs(list(self.processes.values()))
@@ -96,8 +107,17 @@ def hybrid(
     gateway_database: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Hybrid]:
-    """All five processes, each with its own port, queue prefix and Celery queue on the real Redis."""
+    """All five processes, each with its own port, queue prefix and Celery queue on the real Redis,
+    exporting traces and metrics to one OTLP receiver."""
     run_once(["npm", "run", "build"], cwd=project)
+    otlp = OtlpReceiver()
+    telemetry = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans within 0.1 s, so the tests wait little
+        # Metrics only when a process stops: what arrives proves that shutdown flushes them.
+        "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
+    }
     logs = tmp_path_factory.mktemp("hybrid-logs")
     unique = uuid.uuid4().hex[:12]
     gateway_port, ml_port = free_port(), free_port()
@@ -111,9 +131,12 @@ def hybrid(
             "LOG_LEVEL": "info",
             "ML_SERVICE_URL": ml_url,
             "DATABASE_URL": gateway_database,
+            **telemetry,
         }
     )
-    ml_env = tool_env(python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info"))
+    ml_env = tool_env(
+        python_env(redis_url, JOBS_QUEUE=f"hybrid-{unique}", LOG_LEVEL="info", **telemetry)
+    )
     ml_dir, api_dir = project / "services/ml", project / "services/api"
     venv = ml_dir / ".venv/bin"
     processes: dict[str, Process] = {}
@@ -127,7 +150,7 @@ def hybrid(
 
     def start_gateway() -> Process:
         starts["gateway"] += 1
-        command, log = [str(NODE), "dist/server.js"], f"gateway-{starts['gateway']}"
+        command, log = [*NODE_WITH_TELEMETRY, "dist/server.js"], f"gateway-{starts['gateway']}"
         processes["gateway"] = start_process("gateway", command, api_dir, node_env, logs, log)
         return processes["gateway"]
 
@@ -137,9 +160,11 @@ def hybrid(
     )
     start_gateway()
     processes["worker"] = start_process(
-        "worker", [str(NODE), "dist/worker.js"], api_dir, node_env, logs
+        "worker", [*NODE_WITH_TELEMETRY, "dist/worker.js"], api_dir, node_env, logs
     )
-    started = Hybrid(f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml, start_gateway)
+    started = Hybrid(
+        f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml, start_gateway, otlp
+    )
     wait_until(
         lambda: (
             http("GET", f"{started.gateway_url}/readyz").status == 200
@@ -153,6 +178,7 @@ def hybrid(
     delete_redis_keys(redis_url, f"pytest-{unique}:*")
     delete_redis_keys(redis_url, f"hybrid-{unique}*")
     delete_redis_keys(redis_url, "celery-task-meta-*")  # results of this run's jobs expire anyway
+    otlp.close()
 
 
 class TestHybridProject:
@@ -311,10 +337,87 @@ class TestHybridProject:
             timeout=30,
         )
 
+    def test_one_prediction_is_one_trace_across_gateway_and_ml_service(
+        self, hybrid: Hybrid
+    ) -> None:
+        """The caller's `traceparent` is honoured: the gateway's server span is its child, the
+        gateway's fetch is a client span under it, and the ML service's server span is the child of
+        that client span, all in the caller's trace."""
+        trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+        reply = hybrid.predict(traceparent=f"00-{trace_id}-{caller_span}-01")
+        assert 200 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+        spans = wait_for_spans(hybrid, trace_id, {f"{SLUG}-api", f"{SLUG}-ml"})
+        print("\n".join(["spans of one prediction:", *map(str, spans)]))
+        by_id = {span.span_id: span for span in spans}
+        gateway_server = only(spans, f"{SLUG}-api", "SERVER")
+        assert caller_span == gateway_server.parent_span_id, spans
+        assert "/v1/predictions" == gateway_server.attributes.get("http.route"), gateway_server
+        ml_server = only(spans, f"{SLUG}-ml", "SERVER")
+        gateway_client = by_id[ml_server.parent_span_id]
+        assert (f"{SLUG}-api", "CLIENT") == (gateway_client.service, gateway_client.kind), spans
+        assert trace_id in hybrid.processes["gateway"].log.read_text(), "no trace_id in pino lines"
+        assert trace_id in hybrid.processes["ml"].log.read_text(), "no trace_id in the JSON logs"
+
+    def test_each_job_trace_reaches_its_worker(self, hybrid: Hybrid) -> None:
+        """A `digest` job is one trace from the gateway into its BullMQ worker; an ML job is one
+        trace from the gateway through the ML service into the Celery worker."""
+        for job, worker in (
+            ({"type": "digest", "data": {"text": "hi", "rounds": 10}}, f"{SLUG}-worker"),
+            ({"type": "ml-batch-predict", "data": {"instances": [SETOSA]}}, f"{SLUG}-ml-worker"),
+        ):
+            trace_id = uuid.uuid4().hex
+            reply = post_json(
+                f"{hybrid.gateway_url}/v1/jobs", job, traceparent=f"00-{trace_id}-{'2' * 16}-01"
+            )
+            assert 202 == reply.status, f"{reply.body!r}\n{hybrid.log()}"
+            assert "completed" == hybrid.wait_for_job(reply.json()["id"])["state"], hybrid.log()
+            spans = wait_for_spans(hybrid, trace_id, {f"{SLUG}-api", worker})
+            print("\n".join([f"spans of one {job['type']} job:", *map(str, spans)]))
+            by_id = {span.span_id: span for span in spans}
+            for span in spans:  # one tree: every parent is in the trace, up to the caller's span
+                assert span.parent_span_id in by_id or span.parent_span_id == "2" * 16, spans
+            assert f"{SLUG}-api" in {span.service for span in spans}, spans
+
     def test_every_process_exits_0_on_sigterm(self, hybrid: Hybrid) -> None:
-        """SIGTERM: gateway, gateway worker, ML service and Celery worker all exit 0 (last test)."""
+        """SIGTERM: gateway, gateway worker, ML service and Celery worker all exit 0."""
         codes = stop_all(list(hybrid.processes.values()))
         assert {"gateway": 0, "worker": 0, "ml": 0, "celery": 0} == codes, hybrid.log()
+
+    def test_shutdown_flushed_http_metrics_from_both_services(self, hybrid: Hybrid) -> None:
+        """Metrics are exported only at shutdown here (OTEL_METRIC_EXPORT_INTERVAL is an hour):
+        http.server.request.duration per route and status came from gateway and ML service."""
+        routes = {
+            (point.service, *map(point.attributes.get, ("http.route", "http.response.status_code")))
+            for point in hybrid.otlp.metrics
+            if point.name == "http.server.request.duration"
+        }
+        assert (f"{SLUG}-api", "/v1/predictions", 200) in routes, sorted(map(str, routes))
+        assert (f"{SLUG}-ml", "/v1/predictions", 200) in routes, sorted(map(str, routes))
+        assert not hybrid.otlp.errors, hybrid.otlp.errors
+
+
+def wait_for_spans(hybrid: Hybrid, trace_id: str, services: set[str]) -> list[Span]:
+    """The spans of `trace_id`, once each of `services` has sent its server span (an API: it ends
+    after the API's other spans of the request) or any span (a worker)."""
+    apis = {f"{SLUG}-api", f"{SLUG}-ml"}
+
+    def arrived() -> bool:
+        spans = hybrid.otlp.trace(trace_id)
+        return services <= {s.service for s in spans if s.kind == "SERVER" or s.service not in apis}
+
+    try:
+        wait_until(arrived, f"the spans of trace {trace_id}", list(hybrid.processes.values()), 30)
+    except pytest.fail.Exception as timeout:
+        received = sorted({(span.service, span.kind) for span in hybrid.otlp.spans})
+        spans = "\n".join(map(str, hybrid.otlp.trace(trace_id)))
+        pytest.fail(f"{timeout}\nspans of the trace:\n{spans}\nreceived: {received}")
+    return hybrid.otlp.trace(trace_id)
+
+
+def only(spans: list[Span], service: str, kind: str) -> Span:
+    found = [span for span in spans if (span.service, span.kind) == (service, kind)]
+    assert 1 == len(found), "\n".join(map(str, spans))
+    return found[0]
 
 
 class TestHybridWithoutBackgroundJobs:

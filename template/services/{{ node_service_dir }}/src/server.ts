@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { loggerOptions } from './logger.ts';
+import { shutdownTelemetry } from './telemetry.ts';
 
 let config: Config;
 try {
@@ -17,12 +18,13 @@ try {
 const app = await buildApp(config, { logger: loggerOptions(config.LOG_LEVEL) });
 
 // On SIGINT/SIGTERM: stop accepting connections, let in-flight requests finish, close the queue
-// connections (app.close runs every onClose hook), then exit 0; exit 1 if that takes longer than
+// connections (app.close runs every onClose hook), flush telemetry, then exit 0; exit 1 if that takes longer than
 // SHUTDOWN_GRACE_MS or the process crashed.
 closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ err, signal }) => {
   if (err) app.log.error({ err }, 'shutting down after an uncaught error');
   else app.log.info({ signal }, 'shutting down');
   await app.close();
+  await shutdownTelemetry();
 });
 
 try {

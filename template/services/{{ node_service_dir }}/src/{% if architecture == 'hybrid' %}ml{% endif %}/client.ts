@@ -28,10 +28,9 @@ function isTimeout(error: unknown): boolean {
   return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
 }
 
-/** Headers that carry the caller's request id and trace to the ML service (and its logs). */
+/** What a call carries to the ML service (and its logs): the caller's request id. */
 export interface CallContext {
   requestId: string;
-  traceparent: string;
 }
 
 export interface MlClient {
@@ -74,7 +73,7 @@ export function createMlClient(config: Config): MlClient {
   async function attempt<T>(context: CallContext, operation: (init: CallInit) => Promise<T>) {
     for (let retry = 0; ; retry++) {
       const init = {
-        headers: { 'x-request-id': context.requestId, traceparent: context.traceparent },
+        headers: { 'x-request-id': context.requestId },
         signal: AbortSignal.timeout(config.ML_TIMEOUT_MS),
       };
       try {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, type RedisOptions } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { DigestJobData, DigestJobResult } from '#contracts';
 import type { Config } from '../config.ts';
 
@@ -18,6 +19,15 @@ export function jobIdForKey(idempotencyKey: string): string {
   return `key-${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex')}`;
 }
 
+/**
+ * BullMQ's OpenTelemetry support for the queue and its workers: a job's trace continues from the
+ * request that queued it into the worker that runs it, and the workers record bullmq.job.duration
+ * and bullmq.jobs.completed / bullmq.jobs.failed. Without an SDK (src/telemetry.ts) it is a no-op.
+ */
+export function queueTelemetry() {
+  return new BullMQOtel({ tracerName: QUEUE_NAME, meterName: QUEUE_NAME, enableMetrics: true });
+}
+
 export function redisConnection(config: Config, overrides: RedisOptions = {}) {
   return { url: config.REDIS_URL, ...overrides };
 }
@@ -31,6 +41,7 @@ export function createQueue(config: Config, overrides: RedisOptions = {}): Diges
   return new Queue(QUEUE_NAME, {
     connection: redisConnection(config, overrides),
     prefix: config.QUEUE_PREFIX,
+    telemetry: queueTelemetry(),
     defaultJobOptions: {
       attempts: config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type Processor, Worker } from 'bullmq';
 import type { DigestJobData, DigestJobResult } from '#contracts';
 import type { Config } from '../config.ts';
-import { QUEUE_NAME, redisConnection } from './queue.ts';
+import { QUEUE_NAME, queueTelemetry, redisConnection } from './queue.ts';
 
 // src/jobs/digest-processor.ts when run from source, dist/jobs/digest-processor.js when built.
 export const DIGEST_PROCESSOR = new URL(
@@ -36,6 +36,7 @@ export function createWorker(
   return new Worker(QUEUE_NAME, processor, {
     connection: redisConnection(config, { maxRetriesPerRequest: null }),
     prefix: config.QUEUE_PREFIX,
+    telemetry: queueTelemetry(),
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.JOB_LOCK_MS,
     stalledInterval: config.JOB_LOCK_MS,

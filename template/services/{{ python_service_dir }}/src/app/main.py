@@ -25,6 +25,7 @@ from app.core.limits import BodyLimitMiddleware, RateLimitMiddleware, RequestTim
 from app.core.logging import configure_logging
 from app.core.middleware import HeadAsGetMiddleware, RequestIdMiddleware, SettingsCORSMiddleware
 from app.core.security import SecurityHeadersMiddleware
+from app.core.telemetry import instrument_app
 from app.parts import Part
 from app.parts.main import parts
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     for router in routers:
         app.include_router(router, dependencies=[Depends(check_json_body)])
+    instrument_app(app)  # OpenTelemetry, when the OTEL_* variables ask for it
     return app
 
 

@@ -1,4 +1,6 @@
-"""JSON logs on stdout, one object per line, carrying the request id when there is one."""
+"""JSON logs on stdout, one object per line, carrying the request id and the trace when there
+are: `trace_id` and `span_id` of the current OpenTelemetry span (app.core.telemetry), as in the
+log data model (https://opentelemetry.io/docs/specs/otel/logs/data-model/)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 # Set by the request-id middleware for the duration of a request (and by the worker for a job
-# that a request queued): the caller's `X-Request-ID` and W3C `traceparent`.
+# that a request queued): the caller's `X-Request-ID`.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
 
@@ -29,10 +32,10 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
-        traceparent = traceparent_var.get()
-        if traceparent:
-            entry["trace_id"] = traceparent.split("-")[1]
-            entry["traceparent"] = traceparent
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = trace.format_trace_id(span.trace_id)
+            entry["span_id"] = trace.format_span_id(span.span_id)
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value

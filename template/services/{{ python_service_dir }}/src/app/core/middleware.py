@@ -15,21 +15,19 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings, SettingsRef
-from app.core.logging import request_id_var, traceparent_var
+from app.core.logging import request_id_var
 
 logger = logging.getLogger("app.access")
 
 # Accept a caller's id only if it is short and harmless to echo and log.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# W3C Trace Context, version 00 (https://www.w3.org/TR/trace-context/#traceparent-header).
-_VALID_TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 class RequestIdMiddleware:
     """Tag each request with an id (the caller's `X-Request-ID` or a new one) and log it.
 
-    A valid `traceparent` from the caller is kept for the request too: every log line carries its
-    trace id, and jobs the request queues carry both to the worker.
+    Jobs the request queues carry the id to the worker. The caller's `traceparent` is read by
+    OpenTelemetry (app.core.telemetry).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -42,11 +40,7 @@ class RequestIdMiddleware:
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
-        traceparent = headers.get(b"traceparent", b"").decode("latin-1")
         token = request_id_var.set(request_id)
-        trace_token = traceparent_var.set(
-            traceparent if _VALID_TRACEPARENT.match(traceparent) else None
-        )
         started = time.perf_counter()
         status = 500
 
@@ -73,7 +67,6 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
-            traceparent_var.reset(trace_token)
 
 
 class HeadAsGetMiddleware:

@@ -15,7 +15,7 @@ from celery import Celery
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.core.logging import request_id_var, traceparent_var
+from app.core.logging import request_id_var
 from app.jobs.work import TASK_NAME, JobResult
 
 
@@ -71,8 +71,9 @@ def fingerprint(payload: dict[str, Any]) -> str:
 async def send_job(celery: Celery, payload: dict[str, Any], job_id: uuid.UUID) -> None:
     """Send the task for `job_id` to the worker's queue (RedisConnectionError if Redis is down)."""
     # Publishing is blocking network I/O: keep it off the event loop.
-    # The request's id and trace travel as message headers: the worker logs them (tasks.py).
-    headers = {"request_id": request_id_var.get(), "traceparent": traceparent_var.get()}
+    # The request's id travels as a message header: the worker logs it (tasks.py). The trace goes
+    # in headers of its own, through OpenTelemetry's Celery instrumentation (app.core.telemetry).
+    headers = {"request_id": request_id_var.get()}
     try:
         await anyio.to_thread.run_sync(
             lambda: celery.send_task(

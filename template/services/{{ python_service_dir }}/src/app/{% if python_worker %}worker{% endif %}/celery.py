@@ -13,6 +13,7 @@ from celery import Celery, signals
 
 from app.core.config import RETRY_BACKOFF_MAX, ConfigurationError, Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.telemetry import instrument_worker, shutdown_telemetry, telemetry_enabled
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -112,3 +113,16 @@ app = create_celery()
 def _configure_logging(**_: object) -> None:
     # Replaces Celery's own logging set-up, so the worker logs JSON like the API.
     configure_logging(_worker_settings().log_level)
+
+
+@signals.worker_process_init.connect
+def _start_telemetry(**_: object) -> None:
+    # OpenTelemetry in each pool process, when the OTEL_* variables ask for it (app.core.telemetry).
+    instrument_worker()
+
+
+@signals.worker_process_shutdown.connect
+def _flush_telemetry(**_: object) -> None:
+    # A pool process ends without the interpreter's exit handlers: flush its spans and metrics.
+    if telemetry_enabled():
+        shutdown_telemetry()

@@ -15,7 +15,7 @@ from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from app.core.config import JOB_MAX_RETRIES, RETRY_BACKOFF_MAX
-from app.core.logging import request_id_var, traceparent_var
+from app.core.logging import request_id_var
 from app.jobs import work
 from app.jobs.errors import TransientJobError
 from app.worker.celery import app
@@ -41,7 +41,7 @@ def _warm_up(**_: object) -> None:
 
 logger = logging.getLogger(__name__)
 # Context tokens of the task running in this process (one at a time: prefetch is 1 per process).
-_TOKENS: dict[str, tuple[Token[str | None], Token[str | None]]] = {}
+_TOKENS: dict[str, Token[str | None]] = {}
 
 
 def _header(task: Task[Any, Any], name: str) -> str | None:
@@ -52,19 +52,16 @@ def _header(task: Task[Any, Any], name: str) -> str | None:
 
 @task_prerun.connect
 def _bind_request(task_id: str, task: Task[Any, Any], **_: object) -> None:
-    # The id and trace of the request that queued the job appear in every log line of its run.
-    _TOKENS[task_id] = (
-        request_id_var.set(_header(task, "request_id")),
-        traceparent_var.set(_header(task, "traceparent")),
-    )
+    # The id of the request that queued the job appears in every log line of its run (and the
+    # trace, continued by OpenTelemetry's Celery instrumentation: app.core.telemetry).
+    _TOKENS[task_id] = request_id_var.set(_header(task, "request_id"))
 
 
 @task_postrun.connect
 def _unbind_request(task_id: str, **_: object) -> None:
-    tokens = _TOKENS.pop(task_id, None)
-    if tokens:
-        request_id_var.reset(tokens[0])
-        traceparent_var.reset(tokens[1])
+    token = _TOKENS.pop(task_id, None)
+    if token:
+        request_id_var.reset(token)
 
 
 @app.task(name=work.TASK_NAME, bind=True, pydantic=True, **RETRY_TRANSIENT_ERRORS)
