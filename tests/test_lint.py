@@ -17,34 +17,11 @@ import subprocess
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from conftest import COVERING_VARIANTS as VARIANTS
 
 from harness.repo import TEMPLATE_ROOT
 from harness.toolchain import tool_env
-
-# Every optional file at least once: each architecture; database, jobs and realtime on and off
-# (realtime with jobs in hybrid, whose services/ml is the python-api service); deploy on. The
-# answers match tests/test_k8s.py, so a full run renders each once.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "node-api": {"architecture": "node-api"},
-    "node-api-no-db-no-jobs": {
-        "architecture": "node-api",
-        "database": "none",
-        "background_jobs": False,
-    },
-    "python-api": {"architecture": "python-api", "ml": "core"},
-    "python-api-no-db-no-jobs": {
-        "architecture": "python-api",
-        "database": "none",
-        "background_jobs": False,
-    },
-    "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
-    "hybrid-no-db-no-jobs": {
-        "architecture": "hybrid",
-        "database": "none",
-        "background_jobs": False,
-    },
-}
 
 
 def lint(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
