@@ -512,19 +512,21 @@ def assert_listens_on_exposed_port(
 def test_runtime_images_hold_production_dependencies_only(
     name: str, images: dict[str, dict[str, Image]], rendered_project: Callable[..., Path]
 ) -> None:
-    """No development dependency is in a runtime image: none of the npm workspaces'
-    devDependencies in /app/node_modules, none of pyproject.toml's dependency groups (dev, train)
-    among the virtualenv's distributions."""
+    """No development dependency is in a runtime image: none of the packages the npm lockfile
+    marks dev-only (the workspaces' devDependencies and what only they need; a devDependency that
+    a production package needs too, such as @types/pg for the pg instrumentation, is not one)
+    under /app, none of pyproject.toml's dependency groups (dev, train) among the virtualenv's
+    distributions."""
     project = rendered_project(**PROJECTS[name])
     for image in {image.tag: image for image in images[name].values()}.values():
         if (image.context / "package.json").is_file():
-            root = json.loads((image.context / "package.json").read_text())
-            manifests = [root] + [
-                json.loads((image.context / workspace / "package.json").read_text())
-                for workspace in root.get("workspaces", [])
-            ]
-            dev = sorted({dep for m in manifests for dep in m.get("devDependencies", {})})
-            script = " ".join(f'[ ! -e "/app/node_modules/{dep}" ] || echo {dep};' for dep in dev)
+            lock = json.loads((image.context / "package-lock.json").read_text())
+            dev = sorted(
+                path
+                for path, entry in lock["packages"].items()
+                if entry.get("dev") and path.startswith("node_modules/")
+            )
+            script = " ".join(f'[ ! -e "/app/{path}" ] || echo {path};' for path in dev)
         else:
             groups = tomllib.loads((image.context / "pyproject.toml").read_text())
             requirements = [r for g in groups.get("dependency-groups", {}).values() for r in g]
