@@ -291,8 +291,12 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
     assert ml.keys() == api.keys()
-    # Only the title and the rate limit's default differ: the hybrid service is the internal ML
-    # service, which hears only the gateway (one address) and leaves limiting clients to it.
-    assert [name for name in ml if ml[name] != api[name]] == ["src/app/core/config.py"]
+    # Only the title, the rate limit's default and the telemetry service names differ: the
+    # hybrid service is the internal ML service, which hears only the gateway (one address) and
+    # leaves limiting clients to it.
+    differing = [name for name in ml if ml[name] != api[name]]
+    assert differing == ["src/app/core/config.py", "src/app/core/telemetry.py"]
     assert "rate_limit_enabled: bool = False" in ml["src/app/core/config.py"]
     assert 'SERVICE_TITLE = "Demo Shop ML service"' in ml["src/app/core/config.py"]
+    assert 'API_SERVICE_NAME = "demo-shop-ml"' in ml["src/app/core/telemetry.py"]
+    assert 'WORKER_SERVICE_NAME = "demo-shop-ml-worker"' in ml["src/app/core/telemetry.py"]
