@@ -78,6 +78,7 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[Span] = []
         self.metrics: list[MetricPoint] = []
+        self.metric_exports: list[str] = []  # the service of each metrics request, in order
         self.log_records = 0
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -129,6 +130,7 @@ class OtlpReceiver:
                 self.spans.extend(_spans(request))
             elif path == "/v1/metrics":
                 self.metrics.extend(_points(request))
+                self.metric_exports.extend(_service(r.resource) for r in request.resource_metrics)
             else:
                 self.log_records += sum(
                     len(scope.log_records)

@@ -5,12 +5,16 @@ worker, on the real Redis) and drive everything through the gateway only.
 
 The processes run with OpenTelemetry on, the standard OTEL_* variables pointed at a real OTLP/HTTP
 receiver on loopback (tests/otlp.py): a prediction is one trace across gateway and ML service, each
-job's trace reaches its worker, and shutdown flushes the metrics. The telemetry-off default runs in
-every other tier (node-api, python-api, conformance, fuzz, scale-out)."""
+job's trace reaches its worker, probes make no spans, the queue, job, pool and HTTP metrics come
+from the processes that own them, and shutdown flushes the metrics. Each process also serves its
+metrics to Prometheus (OTEL_METRICS_EXPORTER=otlp,prometheus) on a port of its own, scraped over
+HTTP. The telemetry-off default runs in every other tier (node-api, python-api, conformance, fuzz,
+scale-out)."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,6 +46,7 @@ NODE_WITH_TELEMETRY = [str(NODE), "--import", "./dist/telemetry.js"]
 HYBRID = {"architecture": "hybrid", "ml": "core", "realtime": True}
 SLUG = "demo-shop"  # conftest BASE_ANSWERS: the default service names are derived from it
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+PROBES = ("/healthz", "/readyz")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +84,8 @@ class Hybrid:
     start_ml: Callable[[], Process]
     start_gateway: Callable[[], Process]
     otlp: OtlpReceiver
+    prometheus_ports: dict[str, int]  # process name -> its Prometheus scrape port
+    exports_before_sigterm: int = -1  # len(otlp.metric_exports) when the processes were stopped
 
     def log(self) -> str:
         return outputs(list(self.processes.values()))
@@ -115,9 +122,17 @@ def hybrid(
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans within 0.1 s, so the tests wait little
-        # Metrics only when a process stops: what arrives proves that shutdown flushes them.
-        "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
+        # Gauges are read while the processes run (the queue is closed by the time they stop).
+        "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        "OTEL_METRICS_EXPORTER": "otlp,prometheus",
+        "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
     }
+    # Celery's one pool process serves on the port itself (port + pool index 0).
+    ports = {name: free_port() for name in ("gateway", "worker", "ml", "celery")}
+
+    def scrape_port(name: str) -> dict[str, str]:
+        return {"OTEL_EXPORTER_PROMETHEUS_PORT": str(ports[name])}
+
     logs = tmp_path_factory.mktemp("hybrid-logs")
     unique = uuid.uuid4().hex[:12]
     gateway_port, ml_port = free_port(), free_port()
@@ -145,25 +160,35 @@ def hybrid(
     def start_ml() -> Process:
         starts["ml"] += 1
         command = [str(venv / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(ml_port)]
-        processes["ml"] = start_process("ml", command, ml_dir, ml_env, logs, f"ml-{starts['ml']}")
+        env, log = {**ml_env, **scrape_port("ml")}, f"ml-{starts['ml']}"
+        processes["ml"] = start_process("ml", command, ml_dir, env, logs, log)
         return processes["ml"]
 
     def start_gateway() -> Process:
         starts["gateway"] += 1
         command, log = [*NODE_WITH_TELEMETRY, "dist/server.js"], f"gateway-{starts['gateway']}"
-        processes["gateway"] = start_process("gateway", command, api_dir, node_env, logs, log)
+        env = {**node_env, **scrape_port("gateway")}
+        processes["gateway"] = start_process("gateway", command, api_dir, env, logs, log)
         return processes["gateway"]
 
     start_ml()
     processes["celery"] = start_process(
-        "celery", celery_worker_command(ml_dir, "hybrid"), ml_dir, ml_env, logs
+        "celery",
+        celery_worker_command(ml_dir, "hybrid"),
+        ml_dir,
+        {**ml_env, **scrape_port("celery")},
+        logs,
     )
     start_gateway()
     processes["worker"] = start_process(
-        "worker", [*NODE_WITH_TELEMETRY, "dist/worker.js"], api_dir, node_env, logs
+        "worker",
+        [*NODE_WITH_TELEMETRY, "dist/worker.js"],
+        api_dir,
+        {**node_env, **scrape_port("worker")},
+        logs,
     )
     started = Hybrid(
-        f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml, start_gateway, otlp
+        f"http://127.0.0.1:{gateway_port}", ml_url, processes, start_ml, start_gateway, otlp, ports
     )
     wait_until(
         lambda: (
@@ -355,8 +380,10 @@ class TestHybridProject:
         ml_server = only(spans, f"{SLUG}-ml", "SERVER")
         gateway_client = by_id[ml_server.parent_span_id]
         assert (f"{SLUG}-api", "CLIENT") == (gateway_client.service, gateway_client.kind), spans
-        assert trace_id in hybrid.processes["gateway"].log.read_text(), "no trace_id in pino lines"
-        assert trace_id in hybrid.processes["ml"].log.read_text(), "no trace_id in the JSON logs"
+        for name in ("gateway", "ml"):  # pino lines, the JSON logs: ids of this trace's spans
+            lines = log_lines(hybrid.processes[name].log.read_text(), trace_id)
+            assert lines, f"no log line of the trace in the {name} log"
+            assert {line.get("span_id") for line in lines} <= set(by_id), (name, lines)
 
     def test_each_job_trace_reaches_its_worker(self, hybrid: Hybrid) -> None:
         """A `digest` job is one trace from the gateway into its BullMQ worker; an ML job is one
@@ -378,14 +405,63 @@ class TestHybridProject:
                 assert span.parent_span_id in by_id or span.parent_span_id == "2" * 16, spans
             assert f"{SLUG}-api" in {span.service for span in spans}, spans
 
+    def test_probes_make_no_spans(self, hybrid: Hybrid) -> None:
+        """/healthz and /readyz of both services, even with a caller's `traceparent`, export no
+        span (nor do /readyz's own calls to Redis, PostgreSQL and the ML service)."""
+        probe_trace = uuid.uuid4().hex
+        for url in (hybrid.gateway_url, hybrid.ml_url):
+            for path in PROBES:
+                traceparent = f"00-{probe_trace}-{uuid.uuid4().hex[:16]}-01"
+                reply = http("GET", f"{url}{path}", headers={"traceparent": traceparent})
+                assert 200 == reply.status, reply.body
+        # A later request's spans leave each process after the probes' would have.
+        trace_id = uuid.uuid4().hex
+        assert 200 == hybrid.predict(traceparent=f"00-{trace_id}-{'3' * 16}-01").status
+        wait_for_spans(hybrid, trace_id, {f"{SLUG}-api", f"{SLUG}-ml"})
+        assert [] == hybrid.otlp.trace(probe_trace)
+        probe_spans = [
+            span
+            for span in hybrid.otlp.spans
+            if {span.attributes.get("http.route"), span.attributes.get("url.path")} & set(PROBES)
+        ]
+        assert [] == probe_spans, "\n".join(map(str, probe_spans))
+
+    def test_every_process_serves_prometheus_on_its_own_port(self, hybrid: Hybrid) -> None:
+        """OTEL_METRICS_EXPORTER=otlp,prometheus: each process answers a scrape of its port with
+        the text format; the services' carry the HTTP duration histogram of the prediction route."""
+        assert 200 == hybrid.predict().status
+        duration = re.compile(
+            r'^http_server_request_duration(_seconds)?_bucket\{[^}]*http_route="/v1/predictions"',
+            re.MULTILINE,
+        )
+        for name, port in hybrid.prometheus_ports.items():
+            reply = http("GET", f"http://127.0.0.1:{port}/metrics")
+            assert 200 == reply.status, (name, reply.body[:300])
+            assert reply.content_type.startswith("text/plain"), (name, reply.content_type)
+            text = reply.body.decode()
+            assert "target_info{" in text, (name, text[:500])
+            if name in ("gateway", "ml"):
+                assert duration.search(text), f"{name}: no HTTP duration histogram\n{text[:3000]}"
+            assert not re.search(r'http_route="/(healthz|readyz)"', text), (name, "probe counted")
+
     def test_every_process_exits_0_on_sigterm(self, hybrid: Hybrid) -> None:
         """SIGTERM: gateway, gateway worker, ML service and Celery worker all exit 0."""
+        hybrid.exports_before_sigterm = len(hybrid.otlp.metric_exports)
         codes = stop_all(list(hybrid.processes.values()))
         assert {"gateway": 0, "worker": 0, "ml": 0, "celery": 0} == codes, hybrid.log()
 
-    def test_shutdown_flushed_http_metrics_from_both_services(self, hybrid: Hybrid) -> None:
-        """Metrics are exported only at shutdown here (OTEL_METRIC_EXPORT_INTERVAL is an hour):
-        http.server.request.duration per route and status came from gateway and ML service."""
+    def test_shutdown_flushed_the_metrics_of_every_process(self, hybrid: Hybrid) -> None:
+        """Each of the four processes sent metrics after its SIGTERM (the SDK's shutdown flush;
+        the periodic export is every 2 s)."""
+        assert hybrid.exports_before_sigterm >= 0, "run with test_every_process_exits_0_on_sigterm"
+        after = set(hybrid.otlp.metric_exports[hybrid.exports_before_sigterm :])
+        services = {f"{SLUG}-{name}" for name in ("api", "worker", "ml", "ml-worker")}
+        assert services <= after, sorted(after)
+        assert not hybrid.otlp.errors, hybrid.otlp.errors
+
+    def test_http_metrics_per_route_and_status_from_both_services(self, hybrid: Hybrid) -> None:
+        """http.server.request.duration per route and status came from gateway and ML service,
+        with no point for the probes."""
         routes = {
             (point.service, *map(point.attributes.get, ("http.route", "http.response.status_code")))
             for point in hybrid.otlp.metrics
@@ -393,7 +469,38 @@ class TestHybridProject:
         }
         assert (f"{SLUG}-api", "/v1/predictions", 200) in routes, sorted(map(str, routes))
         assert (f"{SLUG}-ml", "/v1/predictions", 200) in routes, sorted(map(str, routes))
-        assert not hybrid.otlp.errors, hybrid.otlp.errors
+        assert not {route for _, route, _ in routes} & set(PROBES), sorted(map(str, routes))
+
+    def test_queue_job_and_pool_metrics_come_from_the_processes_that_own_them(
+        self, hybrid: Hybrid
+    ) -> None:
+        """Queue depth from the APIs that feed the queues (bullmq.queue.jobs by state, Celery's
+        celery.queue.length), messaging.process.duration of the jobs from both workers, BullMQ's
+        own job metrics from its worker, and the gateway's pg pool by connection state."""
+        seen: dict[str, set[tuple[str, str]]] = {}
+        for point in hybrid.otlp.metrics:
+            attributes = point.attributes
+            seen.setdefault(point.name, set()).add(
+                (point.service, str(attributes.get("bullmq.queue.jobs.state")
+                                    or attributes.get("messaging.system")
+                                    or attributes.get("db.client.connection.state")))
+            )  # fmt: skip
+        api, ml = f"{SLUG}-api", f"{SLUG}-ml"
+        expected = {
+            "bullmq.queue.jobs": {(api, state) for state in ("waiting", "active", "delayed")},
+            "celery.queue.length": {(ml, "None")},
+            "messaging.process.duration": {(f"{SLUG}-worker", "bullmq"), (f"{SLUG}-ml-worker", "celery")},
+            "bullmq.job.duration": {(f"{SLUG}-worker", "None")},
+            "db.client.connection.count": {(api, "idle"), (api, "used")},
+        }  # fmt: skip
+        missing = {name: want - seen.get(name, set()) for name, want in expected.items()}
+        assert {} == {name: want for name, want in missing.items() if want}, sorted(seen)
+        failed = [
+            point
+            for point in hybrid.otlp.metrics
+            if point.name == "messaging.process.duration" and "error.type" in point.attributes
+        ]
+        assert [] == failed, failed
 
 
 def wait_for_spans(hybrid: Hybrid, trace_id: str, services: set[str]) -> list[Span]:
@@ -412,6 +519,12 @@ def wait_for_spans(hybrid: Hybrid, trace_id: str, services: set[str]) -> list[Sp
         spans = "\n".join(map(str, hybrid.otlp.trace(trace_id)))
         pytest.fail(f"{timeout}\nspans of the trace:\n{spans}\nreceived: {received}")
     return hybrid.otlp.trace(trace_id)
+
+
+def log_lines(log: str, trace_id: str) -> list[dict[str, object]]:
+    """The JSON log lines (pino's, the ML service's) that carry `trace_id`."""
+    lines = (json.loads(line) for line in log.splitlines() if line.startswith("{"))
+    return [line for line in lines if line.get("trace_id") == trace_id]
 
 
 def only(spans: list[Span], service: str, kind: str) -> Span:

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import run, run_once
+from otlp import OtlpReceiver
 from processes import (
     Process,
     replay_readme_examples,
@@ -90,27 +91,30 @@ class RunningService:
 def start_service(
     full_service: Path, full_database: str, redis_url: str, tmp_path: Path
 ) -> Iterator[Callable[..., RunningService]]:
-    """`start(worker=True)`: start the API (the image's `python -m app`) and the Celery worker on
-    the migrated database, wait until ready. Every start of one test shares its queue."""
+    """`start(worker=True, env={})`: start the API (the image's `python -m app`) and the Celery
+    worker on the migrated database, with `env` added, wait until ready. Every start of one test
+    shares its queue."""
     started: list[Process] = []
     venv_bin = full_service / ".venv" / "bin"
     env = service_env(redis_url, DATABASE_URL=full_database)
 
-    def spawn(name: str, command: list[str]) -> Process:
+    def spawn(name: str, command: list[str], extra: dict[str, str]) -> Process:
         log_name = f"{name}-{len(started)}"
-        process = start_process(name, command, full_service, tool_env(env), tmp_path, log_name)
+        environment = tool_env({**env, **extra})
+        process = start_process(name, command, full_service, environment, tmp_path, log_name)
         started.append(process)
         return process
 
-    def start(*, worker: bool = True) -> RunningService:
+    def start(*, worker: bool = True, env: dict[str, str] | None = None) -> RunningService:
         port = free_port()
         api = spawn(
             "api",
             [str(venv_bin / "python"), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+            env or {},
         )
         celery = None
         if worker:
-            celery = spawn("worker", celery_worker_command(full_service, "tier2"))
+            celery = spawn("worker", celery_worker_command(full_service, "tier2"), env or {})
         service = RunningService(f"http://127.0.0.1:{port}", api, celery)
         wait_until(
             lambda: (
@@ -250,6 +254,58 @@ class TestFullService:
         assert {"api": 0, "worker": 0} == codes, (
             f"{service.api.output()}\n{service.worker.output()}"
         )
+
+    def test_processes_export_pool_queue_and_job_metrics(
+        self, start_service: Callable[..., RunningService]
+    ) -> None:
+        """With the OTEL_* variables pointed at a real OTLP/HTTP receiver: the API exports the
+        SQLAlchemy pool's connections by state and the Celery queue's length, the worker the
+        `messaging.process.duration` of a job it ran, and neither exports a span of a probe; both
+        exit 0 on SIGTERM after their last export."""
+        otlp = OtlpReceiver()
+        try:
+            service = start_service(
+                env={
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+                    "OTEL_BSP_SCHEDULE_DELAY": "100",
+                    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+                }
+            )
+            assert service.worker is not None
+            reply = post_json(f"{service.url}/v1/jobs", {"instances": [SETOSA]})
+            assert 202 == reply.status, reply.body
+            location, job = reply.headers["location"], reply.json()
+            deadline = time.monotonic() + JOB_WAIT
+            while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
+                time.sleep(0.2)
+                job = http("GET", f"{service.url}{location}").json()
+            assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
+            wait_until(
+                lambda: any(p.name == "celery.queue.length" for p in otlp.metrics),
+                "the API's queue gauge",
+                [service.api, service.worker],
+                timeout=JOB_WAIT,
+            )
+            codes = [service.api.stop(SHUTDOWN_GRACE), service.worker.stop(SHUTDOWN_GRACE)]
+            assert [0, 0] == codes, f"{service.api.output()}\n{service.worker.output()}"
+        finally:
+            otlp.close()
+        seen = {
+            (point.service, point.name, str(point.attributes.get("state", "")))
+            for point in otlp.metrics
+        }
+        for expected in [
+            ("demo-shop-api", "db.client.connections.usage", "used"),
+            ("demo-shop-api", "db.client.connections.usage", "idle"),
+            ("demo-shop-api", "celery.queue.length", ""),
+            ("demo-shop-api", "http.server.request.duration", ""),
+            ("demo-shop-worker", "messaging.process.duration", ""),
+        ]:
+            assert expected in seen, sorted(seen)
+        probes = [s for s in otlp.spans if s.attributes.get("url.path") in ("/healthz", "/readyz")]
+        assert [] == probes, probes
+        assert any(span.service == "demo-shop-worker" for span in otlp.spans), otlp.spans
+        assert not otlp.errors, otlp.errors
 
 
 def test_service_without_model_passes_its_own_check(

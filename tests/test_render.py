@@ -144,6 +144,32 @@ class TestEveryVariant:
                 assert context.is_dir(), name
                 assert dockerfile.is_file(), f"{name}: {dockerfile} is missing"
 
+    def test_compose_observability_profile_is_wired(self, variant: tuple[str, Path]) -> None:
+        """The `observability` profile: the collector's config (compose `configs:`) defines every
+        receiver, processor and exporter its pipelines use; it receives OTLP/HTTP where the
+        services' comments point (otel-collector:4318) and sends traces to the Jaeger service of
+        the same profile, whose UI is published on loopback only. The images cannot be pulled
+        here, so this is what the render tier checks of it."""
+        _, project = variant
+        compose = yaml.safe_load((project / "compose.yaml").read_text())
+        services = compose["services"]
+        for name in ("otel-collector", "jaeger"):
+            assert ["observability"] == services[name]["profiles"], name
+        collector = services["otel-collector"]
+        source = collector["configs"][0]["source"]
+        config = yaml.safe_load(compose["configs"][source]["content"])
+        for pipeline in config["service"]["pipelines"].values():
+            for kind in ("receivers", "processors", "exporters"):
+                assert set(pipeline.get(kind, [])) <= set(config.get(kind) or {}), (kind, pipeline)
+        assert "0.0.0.0:4318" == config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
+        assert "4318" in collector["expose"]
+        jaeger = config["exporters"]["otlp/jaeger"]["endpoint"]
+        assert "jaeger:4317" == jaeger and "4317" in services["jaeger"]["expose"]
+        assert ["127.0.0.1:${JAEGER_UI_PORT:-16686}:16686"] == services["jaeger"]["ports"]
+        for name, service in services.items():
+            if "OTEL_EXPORTER_OTLP_ENDPOINT" in service.get("environment", {}):
+                assert "observability" not in service.get("profiles", []), name
+
     def test_ci_calls_only_workflows_that_exist(self, variant: tuple[str, Path]) -> None:
         """ci.yml's reusable workflows are all rendered, and every rendered one is called."""
         _, project = variant
