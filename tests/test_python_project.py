@@ -258,10 +258,10 @@ class TestFullService:
     def test_processes_export_pool_queue_and_job_metrics(
         self, start_service: Callable[..., RunningService]
     ) -> None:
-        """With the OTEL_* variables pointed at a real OTLP/HTTP receiver: the API exports the
-        SQLAlchemy pool's connections by state and the Celery queue's length, the worker the
-        `messaging.process.duration` of a job it ran, and neither exports a span of a probe; both
-        exit 0 on SIGTERM after their last export."""
+        """With the OTEL_* variables pointed at a real OTLP/HTTP receiver: the API exports its
+        queries' spans, the SQLAlchemy pool's connections by state and the Celery queue's length,
+        the worker the `messaging.process.duration` of a job it ran, and neither exports a span
+        of a probe; both exit 0 on SIGTERM after their last export."""
         otlp = OtlpReceiver()
         try:
             service = start_service(
@@ -272,7 +272,8 @@ class TestFullService:
                 }
             )
             assert service.worker is not None
-            reply = post_json(f"{service.url}/v1/jobs", {"instances": [SETOSA]})
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+            reply = post_json(f"{service.url}/v1/jobs", {"instances": [SETOSA]}, **key)
             assert 202 == reply.status, reply.body
             location, job = reply.headers["location"], reply.json()
             deadline = time.monotonic() + JOB_WAIT
@@ -305,6 +306,13 @@ class TestFullService:
         probes = [s for s in otlp.spans if s.attributes.get("url.path") in ("/healthz", "/readyz")]
         assert [] == probes, probes
         assert any(span.service == "demo-shop-worker" for span in otlp.spans), otlp.spans
+        queries = [  # SQLAlchemy's spans (db.system, or db.system.name in the newer conventions)
+            span
+            for span in otlp.spans
+            if "postgresql"
+            in (span.attributes.get("db.system"), span.attributes.get("db.system.name"))
+        ]
+        assert queries, sorted({(span.service, span.name) for span in otlp.spans})
         assert not otlp.errors, otlp.errors
 
 
