@@ -21,20 +21,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import (  # noqa: E402 (bench/run.py: the same harness, processes and wrk)
+REPO = Path(__file__).resolve().parents[1]
+# harness/ (the helpers shared with the tests) and tests/otlp.py, the OTLP receiver.
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from otlp import OtlpReceiver
+
+from bench.common import (
     BENCH,
-    NODE,
     PREDICT_BODY,
     Bench,
     Target,
-    free_port,
     log,
     measure,
-    parse_args,
     wait_ready,
 )
-from otlp import OtlpReceiver  # noqa: E402 (tests/, put on sys.path by run.py)
+from bench.run import parse_args
+from harness.net import free_port
+from harness.toolchain import NODE
 
 CONFIGS: dict[str, dict[str, str]] = {
     "off": {},
