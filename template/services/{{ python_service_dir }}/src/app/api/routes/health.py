@@ -6,7 +6,7 @@ import logging
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.core.errors import PROBLEM_RESPONSE
 from app.parts import PartUnavailable
@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 # The answer of a probe that passed.
 class HealthPublic(BaseModel):
     status: Literal["ok"] = "ok"
-    checks: dict[str, Literal["ok"]] = {}
+    # A factory, not `= {}`: pydantic deep-copies a mutable default on every instance.
+    checks: dict[str, Literal["ok"]] = Field(default_factory=dict)
 
 
 @router.get("/healthz")
@@ -34,7 +35,8 @@ async def read_health() -> HealthPublic:
 )
 async def read_readiness(request: Request) -> HealthPublic:
     """Readiness: every dependency this instance needs is available."""
-    checks: dict[str, Literal["ok"]] = {}
+    # A factory, not `= {}`: pydantic deep-copies a mutable default on every instance.
+    checks: dict[str, Literal["ok"]] = Field(default_factory=dict)
     for part in parts:
         if part.check is None:
             continue
