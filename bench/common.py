@@ -36,6 +36,9 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "node-api": {"architecture": "node-api"},
     "python-api": {"architecture": "python-api", "ml": "core"},
     "hybrid": {"architecture": "hybrid"},
+    # Without a database: the validated POST against a bare app that also keeps it in memory.
+    "node-api-memory": {"architecture": "node-api", "database": "none"},
+    "python-api-memory": {"architecture": "python-api", "database": "none"},
 }
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 PREDICT_BODY = json.dumps({"instances": [SETOSA]})
@@ -43,6 +46,25 @@ NOTE_BODY = json.dumps(
     {"title": "Benchmark note {unique}", "body": "Some text.", "tags": ["bench"]}
 )
 ITEM_BODY = json.dumps({"name": "Benchmark item {unique}", "description": "Some text."})
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The example resource of a service: created by POST `path` with `body`, read by id at
+    `path`/{id}. For the bare FastAPI app, `create_model` and `public_model` name the service's
+    own pydantic models (`module:Class`) that its POST validates with."""
+
+    path: str
+    body: str
+    create_model: str | None = None
+    public_model: str | None = None
+
+
+# Per service: Python's example resource moves from items to notes (issue 17a) by this entry.
+RESOURCES = {
+    "node-api": Resource("/v1/notes", NOTE_BODY),
+    "python-api": Resource("/v1/items", ITEM_BODY, "app.items:ItemCreate", "app.items:ItemPublic"),
+}
 # The guide's figures (reference/node-vs-python-article.txt), for the table and the docs.
 GUIDE = {
     "fastify_rps": (50_000, 70_000),
@@ -52,10 +74,19 @@ GUIDE = {
     "node_p99_ms": "< 10",
     "fastapi_p99_ms": "15-30",
 }
+# The Python database-backed GET before issue 21 (docs/benchmarks.md, 2026-11-28, a quiet
+# machine): 1,158 req/s where bare FastAPI served 15,927. Its target, 3x that, is held as a ratio
+# to bare FastAPI in the same run, so that it travels between machines and loads.
+PYTHON_DB_GET_BEFORE = 1_158 / 15_927
 TARGETS = {
     "node_healthz_vs_bare_fastify": ("req/s ratio", ">=", 0.85),
     "python_healthz_vs_bare_fastapi": ("req/s ratio", ">=", 0.85),
+    "node_create_vs_bare_zod": ("req/s ratio", ">=", 0.6),
+    "python_create_vs_bare_pydantic": ("req/s ratio", ">=", 0.6),
     "gateway_vs_direct_p50": ("p50 ratio", "<=", 1.5),
+    "gateway_vs_direct_p99": ("p99 ratio", "<=", 2.0),
+    "python_db_get_vs_bare_fastapi": ("req/s ratio", ">=", round(3 * PYTHON_DB_GET_BEFORE, 3)),
+    "python_db_get_p99_ms": ("p99 ms", "<=", 30.0),
 }
 
 

@@ -8,9 +8,8 @@ import shutil
 
 from bench.common import (
     BENCH,
-    ITEM_BODY,
-    NOTE_BODY,
     PREDICT_BODY,
+    RESOURCES,
     Bench,
     Target,
     create,
@@ -33,12 +32,18 @@ def section_node(bench: Bench) -> None:
             "fastify": fastify,
         }
     )
+    resource = RESOURCES["node-api"]
     bare = bench.work / "bare-node"
     bare.mkdir(exist_ok=True)
+    # The bare apps at the generated project's exact versions (Zod for the validated POST).
+    dependencies = {
+        name: bench.node_version(project, name)
+        for name in ("fastify", "zod", "@fastify/type-provider-zod")
+    }
     (bare / "package.json").write_text(
-        json.dumps({"private": True, "type": "module", "dependencies": {"fastify": fastify}})
+        json.dumps({"private": True, "type": "module", "dependencies": dependencies})
     )
-    for server in ("bare_http.mjs", "bare_fastify.mjs"):
+    for server in ("bare_http.mjs", "bare_fastify.mjs", "bare_fastify_zod.mjs"):
         shutil.copy2(BENCH / "servers" / server, bare / server)
     run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], bare, bench.env())
     node = str(NODE)
@@ -71,6 +76,22 @@ def section_node(bench: Bench) -> None:
         )
     )
     port = free_port()
+    p = bench.processes.start(
+        "bare-fastify-zod", [node, "bare_fastify_zod.mjs"], bare, bench.env({"PORT": str(port)})
+    )
+    wait_ready(p, f"http://127.0.0.1:{port}/healthz")
+    targets.append(
+        Target(
+            "node_bare_zod_create",
+            f"bare Fastify + Zod POST {resource.path} (memory)",
+            p,
+            f"http://127.0.0.1:{port}{resource.path}",
+            resource.body,
+        )
+    )
+    if not bench.settings.smoke:
+        _node_memory_create(bench, resource.path, resource.body, targets)
+    port = free_port()
     database = bench.database(project)
     p = bench.processes.start(
         "node-api",
@@ -86,20 +107,20 @@ def section_node(bench: Bench) -> None:
     targets.append(
         Target(
             "node_gen_notes",
-            "generated node-api POST /v1/notes",
+            f"generated node-api POST {resource.path}",
             p,
-            f"{base}/v1/notes",
-            NOTE_BODY,
+            f"{base}{resource.path}",
+            resource.body,
         )
     )
     if database:
-        note = create(f"{base}/v1/notes", NOTE_BODY)
+        note = create(f"{base}{resource.path}", resource.body)
         targets.append(
             Target(
                 "node_gen_note_get",
-                "generated node-api GET /v1/notes/{id} (PostgreSQL)",
+                f"generated node-api GET {resource.path}/{{id}} (PostgreSQL)",
                 p,
-                f"{base}/v1/notes/{note['id']}",
+                f"{base}{resource.path}/{note['id']}",
             )
         )
     if not bench.settings.smoke:
@@ -114,15 +135,39 @@ def section_node(bench: Bench) -> None:
         targets.append(
             Target(
                 "node_gen_notes_warn",
-                "generated node-api POST /v1/notes, LOG_LEVEL=warn",
+                f"generated node-api POST {resource.path}, LOG_LEVEL=warn",
                 p,
-                f"http://127.0.0.1:{port}/v1/notes",
-                NOTE_BODY,
+                f"http://127.0.0.1:{port}{resource.path}",
+                resource.body,
             )
         )
     log("node group: " + ", ".join(t.label for t in targets))
     bench.results["http"] += measure(bench.wrk, bench.cpus, bench.settings, targets)
     bench.processes.stop_all()
+
+
+def _node_memory_create(bench: Bench, path: str, body: str, targets: list[Target]) -> None:
+    """The generated node-api without a database: its validated POST, kept in memory."""
+    node = str(NODE)
+    memory = bench.project("node-api-memory")
+    bench.install_node(memory)
+    port = free_port()
+    p = bench.processes.start(
+        "node-api-memory",
+        [node, "dist/server.js"],
+        memory / "services/api",
+        bench.node_api_env(port),
+    )
+    wait_ready(p, f"http://127.0.0.1:{port}/readyz")
+    targets.append(
+        Target(
+            "node_gen_create_memory",
+            f"generated node-api POST {path} (memory)",
+            p,
+            f"http://127.0.0.1:{port}{path}",
+            body,
+        )
+    )
 
 
 def section_python(bench: Bench) -> None:
@@ -133,13 +178,21 @@ def section_python(bench: Bench) -> None:
         bench.python_versions(service, "fastapi", "uvicorn", "pydantic", "onnxruntime", "celery")
     )
     python = str(service / ".venv/bin/python")
+    resource = RESOURCES["python-api"]
     targets = []
     port = free_port()
     p = bench.processes.start(
         "bare-fastapi",
         [python, str(BENCH / "servers/bare_fastapi.py")],
         BENCH / "servers",
-        bench.env({"PORT": str(port)}),
+        bench.env(
+            {
+                "PORT": str(port),
+                "BENCH_RESOURCE_PATH": resource.path,
+                "BENCH_CREATE_MODEL": resource.create_model or "",
+                "BENCH_PUBLIC_MODEL": resource.public_model or "",
+            }
+        ),
     )
     wait_ready(p, f"http://127.0.0.1:{port}/healthz")
     targets.append(
@@ -150,6 +203,17 @@ def section_python(bench: Bench) -> None:
             f"http://127.0.0.1:{port}/healthz",
         )
     )
+    targets.append(
+        Target(
+            "python_bare_create",
+            f"bare FastAPI + pydantic POST {resource.path} (memory)",
+            p,
+            f"http://127.0.0.1:{port}{resource.path}",
+            resource.body,
+        )
+    )
+    if not bench.settings.smoke:
+        _python_memory_create(bench, resource.path, resource.body, targets)
     port = free_port()
     database = bench.database(project)
     p = bench.processes.start(
@@ -164,13 +228,13 @@ def section_python(bench: Bench) -> None:
         Target("python_gen_healthz", "generated python-api GET /healthz", p, f"{base}/healthz")
     )
     if database:
-        item = create(f"{base}/v1/items", ITEM_BODY)
+        item = create(f"{base}{resource.path}", resource.body)
         targets.append(
             Target(
                 "python_gen_item_get",
-                "generated python-api GET /v1/items/{id} (PostgreSQL)",
+                f"generated python-api GET {resource.path}/{{id}} (PostgreSQL)",
                 p,
-                f"{base}/v1/items/{item['id']}",
+                f"{base}{resource.path}/{item['id']}",
             )
         )
     targets.append(
@@ -202,6 +266,33 @@ def section_python(bench: Bench) -> None:
     log("python group: " + ", ".join(t.label for t in targets))
     bench.results["http"] += measure(bench.wrk, bench.cpus, bench.settings, targets)
     bench.processes.stop_all()
+
+
+def _python_memory_create(bench: Bench, path: str, body: str, targets: list[Target]) -> None:
+    """The generated python-api without a database: its validated POST, kept in memory."""
+    memory = bench.project("python-api-memory")
+    memory_service = memory / "services/api"
+    bench.install_python(memory_service)
+    port = free_port()
+    p = bench.processes.start(
+        "python-api-memory",
+        [
+            str(memory_service / ".venv/bin/python"),
+            *("-m", "app", "--host", "127.0.0.1", "--port", str(port)),
+        ],
+        memory_service,
+        bench.python_env(),
+    )
+    wait_ready(p, f"http://127.0.0.1:{port}/readyz")
+    targets.append(
+        Target(
+            "python_gen_create_memory",
+            f"generated python-api POST {path} (memory)",
+            p,
+            f"http://127.0.0.1:{port}{path}",
+            body,
+        )
+    )
 
 
 def section_hybrid(bench: Bench) -> None:

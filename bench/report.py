@@ -67,6 +67,41 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "node_gen_healthz",
         "node_bare_fastify",
     )
+    def value(name: str, label: str, key: str, metric: str) -> None:
+        """A target on one row's own figure (a p99 in ms), not a ratio."""
+        if key in by_key:
+            figure = by_key[key][metric]
+            entry: dict[str, Any] = {"label": label, "value": figure, "metric": metric}
+            if name in TARGETS:
+                _, op, bound = TARGETS[name]
+                entry["target"] = f"{op} {bound}"
+                entry["met"] = figure >= bound if op == ">=" else figure <= bound
+            out[name] = entry
+
+    add(
+        "node_create_vs_bare_zod",
+        "generated Node POST create / bare Fastify + Zod (req/s, memory)",
+        "node_gen_create_memory",
+        "node_bare_zod_create",
+    )
+    add(
+        "python_create_vs_bare_pydantic",
+        "generated Python POST create / bare FastAPI + pydantic (memory)",
+        "python_gen_create_memory",
+        "python_bare_create",
+    )
+    add(
+        "python_db_get_vs_bare_fastapi",
+        "generated Python DB GET by id / bare FastAPI /healthz (req/s)",
+        "python_gen_item_get",
+        "python_bare_fastapi",
+    )
+    value(
+        "python_db_get_p99_ms",
+        "generated Python DB GET by id, p99 ms (run's connections)",
+        "python_gen_item_get",
+        "p99_ms",
+    )
     add(
         "node_notes_vs_bare_fastify",
         "generated Node POST /v1/notes / bare Fastify (req/s)",
@@ -109,6 +144,13 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "hybrid_gateway_predictions_c1",
         "hybrid_direct_predict_c1",
         "p50_ms",
+    )
+    add(
+        "gateway_vs_direct_p99",
+        "hybrid gateway / direct ML call (p99, 1 connection)",
+        "hybrid_gateway_predictions_c1",
+        "hybrid_direct_predict_c1",
+        "p99_ms",
     )
     add(
         "gateway_vs_direct_p50_loaded",
