@@ -104,6 +104,9 @@ class Settings:
     sections: list[str]
     keep: bool
     output: Path
+    # A git ref of this repository (e.g. main) whose generated services are measured too, as
+    # `before_*` rows in the same run: before/after ratios that share their bare baselines.
+    before: str | None = None
 
 
 def log(message: str) -> None:
@@ -432,6 +435,23 @@ def measure(
 # Rendering #######################################################################################
 
 
+def template_at(ref: str, destination: Path) -> Path:
+    """A clone of this repository checked out at `ref` (a commit, a branch, or a branch of the
+    repository this one was cloned from), to render the services as they were there."""
+    subprocess.run(
+        ["git", "clone", "-q", str(REPO), str(destination)], check=True, capture_output=True
+    )
+    for candidate in (ref, f"origin/{ref}"):
+        checkout = subprocess.run(
+            ["git", "-C", str(destination), "checkout", "-q", candidate],
+            capture_output=True,
+            check=False,
+        )
+        if checkout.returncode == 0:
+            return destination
+    raise SystemExit(f"--before {ref}: no such commit or branch in {REPO}")
+
+
 def render(template: Path, destination: Path, answers: Mapping[str, Any]) -> float:
     import warnings
 
@@ -480,6 +500,9 @@ class Bench:
         self.postgres_url = ensure_postgres()
         self.databases: dict[str, str] = {}  # project path -> its migrated database's URL
         self.template = snapshot_template(work / "template")
+        self.before_template = (
+            template_at(settings.before, work / "template-before") if settings.before else None
+        )
         self.projects: dict[str, Path] = {}
         self.installed: set[str] = set()
         self.results: dict[str, Any] = {
@@ -498,13 +521,22 @@ class Bench:
 
     # Projects --------------------------------------------------------------------------------
 
-    def project(self, architecture: str) -> Path:
-        if architecture not in self.projects:
-            destination = self.work / "projects" / architecture
-            seconds = render(self.template, destination, ARCHITECTURES[architecture])
-            log(f"rendered {architecture} in {seconds:.1f}s")
-            self.projects[architecture] = destination
-        return self.projects[architecture]
+    def project(self, architecture: str, *, before: bool = False) -> Path:
+        """`architecture` rendered from this working tree, or with `before` from --before's ref."""
+        key = f"before:{architecture}" if before else architecture
+        if key not in self.projects:
+            template = self.before_template if before else self.template
+            if template is None:
+                raise RuntimeError("no --before ref to render from")
+            destination = self.work / ("projects-before" if before else "projects") / architecture
+            seconds = render(template, destination, ARCHITECTURES[architecture])
+            log(f"rendered {key} in {seconds:.1f}s")
+            self.projects[key] = destination
+        return self.projects[key]
+
+    def variants(self) -> list[tuple[str, bool]]:
+        """(row key prefix, render from --before) of each generated variant this run measures."""
+        return [("", False)] + ([("before_", True)] if self.before_template else [])
 
     def install_node(self, project: Path) -> None:
         if f"node:{project}" in self.installed:

@@ -59,6 +59,13 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 _, op, bound = TARGETS[name]
                 entry["target"] = f"{op} {bound}"
                 entry["met"] = value >= bound if op == ">=" else value <= bound
+            # The same ratio for the services rendered from --before (their own rows over the
+            # same bare rows, or over their own when both sides are generated).
+            top_before, bottom_before = f"before_{top}", f"before_{bottom}"
+            if bottom_before not in by_key:
+                bottom_before = bottom
+            if top_before in by_key and by_key[bottom_before][metric]:
+                entry["before"] = by_key[top_before][metric] / by_key[bottom_before][metric]
             out[name] = entry
 
     add(
@@ -67,6 +74,7 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "node_gen_healthz",
         "node_bare_fastify",
     )
+
     def value(name: str, label: str, key: str, metric: str) -> None:
         """A target on one row's own figure (a p99 in ms), not a ratio."""
         if key in by_key:
@@ -76,6 +84,8 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 _, op, bound = TARGETS[name]
                 entry["target"] = f"{op} {bound}"
                 entry["met"] = figure >= bound if op == ">=" else figure <= bound
+            if f"before_{key}" in by_key:
+                entry["before"] = by_key[f"before_{key}"][metric]
             out[name] = entry
 
     add(
@@ -225,7 +235,7 @@ def table(results: dict[str, Any]) -> str:
         f"{meth['pinned']['servers_cpu']}, load on CPU {meth['pinned']['load_cpu']}"
     )
     lines.append("")
-    lines.append(f"{'ratio':<62} {'value':>7} {'by CPU':>7}  target")
+    lines.append(f"{'ratio':<66} {'before':>7} {'value':>7} {'by CPU':>7}  target")
     for entry in results["ratios"].values():
         verdict = ""
         if "target" in entry:
@@ -233,15 +243,16 @@ def table(results: dict[str, Any]) -> str:
         if "note" in entry:
             verdict += f" ({entry['note']})"
         by_cpu = f"{entry['cpu_ratio']:>7.2f}" if "cpu_ratio" in entry else f"{'-':>7}"
-        lines.append(f"{entry['label']:<62} {entry['value']:>7.2f} {by_cpu}  {verdict}")
+        before = f"{entry['before']:>7.2f}" if "before" in entry else f"{'-':>7}"
+        lines.append(f"{entry['label']:<66} {before} {entry['value']:>7.2f} {by_cpu}  {verdict}")
     lines.append("")
     lines.append(
-        f"{'HTTP':<55} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us':>7} {'errors':>7}"
+        f"{'HTTP':<62} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us':>7} {'errors':>7}"
     )
     for row in results["http"]:
         cpu = f"{row['cpu_us_per_req']:>7.0f}" if row["cpu_us_per_req"] else f"{'-':>7}"
         lines.append(
-            f"{row['label']:<55} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+            f"{row['label']:<62} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
             f"{cpu} {row['errors']:>7}"
         )
     if results["workers"]:
