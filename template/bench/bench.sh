@@ -114,7 +114,8 @@ if [ -n "$baseline" ]; then
   )
   printf 'ratio target / baseline: req/s %s  p50 %s  p99 %s\n' "${ratios[rps]}" "${ratios[p50]}" "${ratios[p99]}"
   if [ -n "$target" ]; then
-    metric=${target%%[<>]*} bound=${target#*=} op=${target:${#metric}:2}
+    metric=${target%%[<>]*} bound=${target#*=} op=${target#"$metric"}
+    op=${op%"$bound"}
     verdict=$(awk -v v="${ratios[$metric]}" -v b="$bound" -v op="$op" \
       'BEGIN { ok = (op == ">=") ? (v >= b) : (v <= b); print ok ? "met" : "MISSED" }')
     echo "target $metric $op $bound: ${ratios[$metric]} $verdict"
