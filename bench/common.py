@@ -36,6 +36,9 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "node-api": {"architecture": "node-api"},
     "python-api": {"architecture": "python-api", "ml": "core"},
     "hybrid": {"architecture": "hybrid"},
+    # Without a database: the validated POST against a bare app that also keeps it in memory.
+    "node-api-memory": {"architecture": "node-api", "database": "none"},
+    "python-api-memory": {"architecture": "python-api", "database": "none"},
 }
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 PREDICT_BODY = json.dumps({"instances": [SETOSA]})
@@ -43,6 +46,25 @@ NOTE_BODY = json.dumps(
     {"title": "Benchmark note {unique}", "body": "Some text.", "tags": ["bench"]}
 )
 ITEM_BODY = json.dumps({"name": "Benchmark item {unique}", "description": "Some text."})
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The example resource of a service: created by POST `path` with `body`, read by id at
+    `path`/{id}. For the bare FastAPI app, `create_model` and `public_model` name the service's
+    own pydantic models (`module:Class`) that its POST validates with."""
+
+    path: str
+    body: str
+    create_model: str | None = None
+    public_model: str | None = None
+
+
+# Per service: Python's example resource moves from items to notes (issue 17a) by this entry.
+RESOURCES = {
+    "node-api": Resource("/v1/notes", NOTE_BODY),
+    "python-api": Resource("/v1/items", ITEM_BODY, "app.items:ItemCreate", "app.items:ItemPublic"),
+}
 # The guide's figures (reference/node-vs-python-article.txt), for the table and the docs.
 GUIDE = {
     "fastify_rps": (50_000, 70_000),
@@ -52,10 +74,19 @@ GUIDE = {
     "node_p99_ms": "< 10",
     "fastapi_p99_ms": "15-30",
 }
+# The Python database-backed GET before issue 21 (docs/benchmarks.md, 2026-11-28, a quiet
+# machine): 1,158 req/s where bare FastAPI served 15,927. Its target, 3x that, is held as a ratio
+# to bare FastAPI in the same run, so that it travels between machines and loads.
+PYTHON_DB_GET_BEFORE = 1_158 / 15_927
 TARGETS = {
     "node_healthz_vs_bare_fastify": ("req/s ratio", ">=", 0.85),
     "python_healthz_vs_bare_fastapi": ("req/s ratio", ">=", 0.85),
+    "node_create_vs_bare_zod": ("req/s ratio", ">=", 0.6),
+    "python_create_vs_bare_pydantic": ("req/s ratio", ">=", 0.6),
     "gateway_vs_direct_p50": ("p50 ratio", "<=", 1.5),
+    "gateway_vs_direct_p99": ("p99 ratio", "<=", 2.0),
+    "python_db_get_vs_bare_fastapi": ("req/s ratio", ">=", round(3 * PYTHON_DB_GET_BEFORE, 3)),
+    "python_db_get_p99_ms": ("p99 ms", "<=", 30.0),
 }
 
 
@@ -73,6 +104,9 @@ class Settings:
     sections: list[str]
     keep: bool
     output: Path
+    # A git ref of this repository (e.g. main) whose generated services are measured too, as
+    # `before_*` rows in the same run: before/after ratios that share their bare baselines.
+    before: str | None = None
 
 
 def log(message: str) -> None:
@@ -401,6 +435,23 @@ def measure(
 # Rendering #######################################################################################
 
 
+def template_at(ref: str, destination: Path) -> Path:
+    """A clone of this repository checked out at `ref` (a commit, a branch, or a branch of the
+    repository this one was cloned from), to render the services as they were there."""
+    subprocess.run(
+        ["git", "clone", "-q", str(REPO), str(destination)], check=True, capture_output=True
+    )
+    for candidate in (ref, f"origin/{ref}"):
+        checkout = subprocess.run(
+            ["git", "-C", str(destination), "checkout", "-q", candidate],
+            capture_output=True,
+            check=False,
+        )
+        if checkout.returncode == 0:
+            return destination
+    raise SystemExit(f"--before {ref}: no such commit or branch in {REPO}")
+
+
 def render(template: Path, destination: Path, answers: Mapping[str, Any]) -> float:
     import warnings
 
@@ -449,6 +500,9 @@ class Bench:
         self.postgres_url = ensure_postgres()
         self.databases: dict[str, str] = {}  # project path -> its migrated database's URL
         self.template = snapshot_template(work / "template")
+        self.before_template = (
+            template_at(settings.before, work / "template-before") if settings.before else None
+        )
         self.projects: dict[str, Path] = {}
         self.installed: set[str] = set()
         self.results: dict[str, Any] = {
@@ -467,13 +521,22 @@ class Bench:
 
     # Projects --------------------------------------------------------------------------------
 
-    def project(self, architecture: str) -> Path:
-        if architecture not in self.projects:
-            destination = self.work / "projects" / architecture
-            seconds = render(self.template, destination, ARCHITECTURES[architecture])
-            log(f"rendered {architecture} in {seconds:.1f}s")
-            self.projects[architecture] = destination
-        return self.projects[architecture]
+    def project(self, architecture: str, *, before: bool = False) -> Path:
+        """`architecture` rendered from this working tree, or with `before` from --before's ref."""
+        key = f"before:{architecture}" if before else architecture
+        if key not in self.projects:
+            template = self.before_template if before else self.template
+            if template is None:
+                raise RuntimeError("no --before ref to render from")
+            destination = self.work / ("projects-before" if before else "projects") / architecture
+            seconds = render(template, destination, ARCHITECTURES[architecture])
+            log(f"rendered {key} in {seconds:.1f}s")
+            self.projects[key] = destination
+        return self.projects[key]
+
+    def variants(self) -> list[tuple[str, bool]]:
+        """(row key prefix, render from --before) of each generated variant this run measures."""
+        return [("", False)] + ([("before_", True)] if self.before_template else [])
 
     def install_node(self, project: Path) -> None:
         if f"node:{project}" in self.installed:

@@ -59,6 +59,13 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 _, op, bound = TARGETS[name]
                 entry["target"] = f"{op} {bound}"
                 entry["met"] = value >= bound if op == ">=" else value <= bound
+            # The same ratio for the services rendered from --before (their own rows over the
+            # same bare rows, or over their own when both sides are generated).
+            top_before, bottom_before = f"before_{top}", f"before_{bottom}"
+            if bottom_before not in by_key:
+                bottom_before = bottom
+            if top_before in by_key and by_key[bottom_before][metric]:
+                entry["before"] = by_key[top_before][metric] / by_key[bottom_before][metric]
             out[name] = entry
 
     add(
@@ -66,6 +73,44 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "generated Node /healthz / bare Fastify (req/s)",
         "node_gen_healthz",
         "node_bare_fastify",
+    )
+
+    def value(name: str, label: str, key: str, metric: str) -> None:
+        """A target on one row's own figure (a p99 in ms), not a ratio."""
+        if key in by_key:
+            figure = by_key[key][metric]
+            entry: dict[str, Any] = {"label": label, "value": figure, "metric": metric}
+            if name in TARGETS:
+                _, op, bound = TARGETS[name]
+                entry["target"] = f"{op} {bound}"
+                entry["met"] = figure >= bound if op == ">=" else figure <= bound
+            if f"before_{key}" in by_key:
+                entry["before"] = by_key[f"before_{key}"][metric]
+            out[name] = entry
+
+    add(
+        "node_create_vs_bare_zod",
+        "generated Node POST create / bare Fastify + Zod (req/s, memory)",
+        "node_gen_create_memory",
+        "node_bare_zod_create",
+    )
+    add(
+        "python_create_vs_bare_pydantic",
+        "generated Python POST create / bare FastAPI + pydantic (memory)",
+        "python_gen_create_memory",
+        "python_bare_create",
+    )
+    add(
+        "python_db_get_vs_bare_fastapi",
+        "generated Python DB GET by id / bare FastAPI /healthz (req/s)",
+        "python_gen_item_get",
+        "python_bare_fastapi",
+    )
+    value(
+        "python_db_get_p99_ms",
+        "generated Python DB GET by id, p99 ms (run's connections)",
+        "python_gen_item_get",
+        "p99_ms",
     )
     add(
         "node_notes_vs_bare_fastify",
@@ -109,6 +154,13 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "hybrid_gateway_predictions_c1",
         "hybrid_direct_predict_c1",
         "p50_ms",
+    )
+    add(
+        "gateway_vs_direct_p99",
+        "hybrid gateway / direct ML call (p99, 1 connection)",
+        "hybrid_gateway_predictions_c1",
+        "hybrid_direct_predict_c1",
+        "p99_ms",
     )
     add(
         "gateway_vs_direct_p50_loaded",
@@ -183,7 +235,7 @@ def table(results: dict[str, Any]) -> str:
         f"{meth['pinned']['servers_cpu']}, load on CPU {meth['pinned']['load_cpu']}"
     )
     lines.append("")
-    lines.append(f"{'ratio':<62} {'value':>7} {'by CPU':>7}  target")
+    lines.append(f"{'ratio':<66} {'before':>7} {'value':>7} {'by CPU':>7}  target")
     for entry in results["ratios"].values():
         verdict = ""
         if "target" in entry:
@@ -191,15 +243,16 @@ def table(results: dict[str, Any]) -> str:
         if "note" in entry:
             verdict += f" ({entry['note']})"
         by_cpu = f"{entry['cpu_ratio']:>7.2f}" if "cpu_ratio" in entry else f"{'-':>7}"
-        lines.append(f"{entry['label']:<62} {entry['value']:>7.2f} {by_cpu}  {verdict}")
+        before = f"{entry['before']:>7.2f}" if "before" in entry else f"{'-':>7}"
+        lines.append(f"{entry['label']:<66} {before} {entry['value']:>7.2f} {by_cpu}  {verdict}")
     lines.append("")
     lines.append(
-        f"{'HTTP':<55} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us':>7} {'errors':>7}"
+        f"{'HTTP':<62} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us':>7} {'errors':>7}"
     )
     for row in results["http"]:
         cpu = f"{row['cpu_us_per_req']:>7.0f}" if row["cpu_us_per_req"] else f"{'-':>7}"
         lines.append(
-            f"{row['label']:<55} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+            f"{row['label']:<62} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
             f"{cpu} {row['errors']:>7}"
         )
     if results["workers"]:

@@ -118,6 +118,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--duration", type=float, help="seconds per round (default 10)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per target (default 5)")
     parser.add_argument("--rounds", type=int, help="rounds per target (default 5)")
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also measure the generated services rendered from this git ref (e.g. main), as "
+        "before rows in the same run: each ratio then has a before figure beside it",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     args = parser.parse_args(argv)
@@ -150,6 +156,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         sections=sections,
         keep=args.keep,
         output=args.output,
+        before=args.before,
     )
 
 

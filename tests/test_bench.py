@@ -40,6 +40,9 @@ def test_smoke_run_prints_the_table_and_writes_the_json(redis_url: str, tmp_path
             assert isinstance(row[metric], float) and math.isfinite(row[metric]), row
         assert row["rps"] > 0 and row["requests"] > 0, row
     assert "python_healthz_vs_bare_fastapi" in results["ratios"]
+    # Each target's figure carries its verdict, in the JSON and beside it in the table.
+    assert isinstance(results["ratios"]["python_healthz_vs_bare_fastapi"]["met"], bool)
+    assert isinstance(results["ratios"]["python_db_get_p99_ms"]["met"], bool)
     assert results["copier"] and results["copier"][0]["copy_s"] > 0
     assert results["copier"][0]["update_s"] > 0
 
@@ -47,6 +50,7 @@ def test_smoke_run_prints_the_table_and_writes_the_json(redis_url: str, tmp_path
     assert "generated python-api GET /healthz" in table
     assert "bare FastAPI" in table
     assert "generated Python /healthz / bare FastAPI (req/s)" in table
+    assert ">= 0.85  met" in table or ">= 0.85  MISSED" in table
     assert "copy s" in table
     # hybrid: measured, or skipped with the reason on its own line
     assert "hybrid" in table

@@ -16,7 +16,9 @@ const healthRoutes: FastifyPluginAsyncZod = async (fastify) => {
         summary: 'Liveness: the process is up',
         response: { 200: Status },
       },
+      // Probes are cheap: no access line (warnings only), no rate limit (plugins/external).
       logLevel: 'warn',
+      config: { rateLimit: false },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -31,6 +33,7 @@ const healthRoutes: FastifyPluginAsyncZod = async (fastify) => {
         response: { 200: Status, 503: Problem },
       },
       logLevel: 'warn',
+      config: { rateLimit: false },
     },
     async (request, reply) => {
       for (const { name, check } of fastify.readinessChecks) {

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api.main import routers
-from app.core.bodies import check_json_body
+from app.core.bodies import json_body_checks
 from app.core.config import SERVICE_TITLE, Settings, SettingsRef
 from app.core.docs import add_docs
 from app.core.errors import add_problem_handlers
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     for router in routers:
-        app.include_router(router, dependencies=[Depends(check_json_body)])
+        app.include_router(router, dependencies=json_body_checks(router))
     instrument_app(app)  # OpenTelemetry, when the OTEL_* variables ask for it
     return app
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { PredictionCreate, PredictionsPublic, Problem } from '#contracts';
-import { MlUnavailableError } from '../../../ml/client.ts';
+import { type MlJson, MlUnavailableError } from '../../../ml/client.ts';
 import { callContext, unlessMlIsDown } from '../../../plugins/app/ml-service.ts';
 
 /** POST /v1/predictions: classify now, with the ML service's model (synchronous path). */
@@ -20,13 +20,14 @@ const predictionsRoutes: FastifyPluginAsyncZod = async (fastify) => {
       const { ml } = fastify;
       return ml
         .call(callContext(request), async (init) => {
-          const { data, response } = await ml.api.POST('/v1/predictions', {
-            ...init,
-            body: request.body,
-          });
+          const { data, status } = await ml.send<MlJson<'/v1/predictions', 'post', 200>>(
+            'POST',
+            '/v1/predictions',
+            { ...init, body: request.body },
+          );
           if (data) return data;
           // The gateway validated the body already: any refusal is the ML service's fault.
-          throw new MlUnavailableError(`the ML service answered ${response.status}`);
+          throw new MlUnavailableError(`the ML service answered ${status}`);
         })
         .catch(unlessMlIsDown);
     },
