@@ -42,7 +42,6 @@ PREDICT_BODY = json.dumps({"instances": [SETOSA]})
 NOTE_BODY = json.dumps(
     {"title": "Benchmark note {unique}", "body": "Some text.", "tags": ["bench"]}
 )
-ITEM_BODY = json.dumps({"name": "Benchmark item {unique}", "description": "Some text."})
 # The guide's figures (reference/node-vs-python-article.txt), for the table and the docs.
 GUIDE = {
     "fastify_rps": (50_000, 70_000),

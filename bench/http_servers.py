@@ -8,7 +8,6 @@ import shutil
 
 from bench.common import (
     BENCH,
-    ITEM_BODY,
     NOTE_BODY,
     PREDICT_BODY,
     Bench,
@@ -164,13 +163,13 @@ def section_python(bench: Bench) -> None:
         Target("python_gen_healthz", "generated python-api GET /healthz", p, f"{base}/healthz")
     )
     if database:
-        item = create(f"{base}/v1/items", ITEM_BODY)
+        note = create(f"{base}/v1/notes", NOTE_BODY)
         targets.append(
             Target(
-                "python_gen_item_get",
-                "generated python-api GET /v1/items/{id} (PostgreSQL)",
+                "python_gen_note_get",
+                "generated python-api GET /v1/notes/{id} (PostgreSQL)",
                 p,
-                f"{base}/v1/items/{item['id']}",
+                f"{base}/v1/notes/{note['id']}",
             )
         )
     targets.append(

@@ -125,9 +125,9 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     )
     add(
         "node_vs_python_db_get",
-        "generated Node GET /v1/notes/{id} / generated Python GET /v1/items/{id} (req/s, PostgreSQL)",
+        "generated Node / generated Python GET /v1/notes/{id} (req/s, PostgreSQL)",
         "node_gen_note_get",
-        "python_gen_item_get",
+        "python_gen_note_get",
     )
     add(
         "node_vs_python_bare",

@@ -150,8 +150,8 @@ class TestFullService:
             ).fetchall()
             version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
 
-        assert [("alembic_version",), ("items",), ("job_submissions",)] == tables
-        assert ("0002",) == version
+        assert [("alembic_version",), ("job_submissions",), ("notes",)] == tables
+        assert ("0004",) == version
 
     def test_processes_predict_run_jobs_and_answer_problems(
         self, start_service: Callable[..., RunningService]
@@ -181,11 +181,11 @@ class TestFullService:
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
 
         reply = http(
-            "POST", f"{service.url}/v1/items", b'{"name": ', {"content-type": "application/json"}
+            "POST", f"{service.url}/v1/notes", b'{"title": ', {"content-type": "application/json"}
         )
-        assert 422 == reply.status
+        assert 400 == reply.status
         assert "application/problem+json" == reply.content_type
-        assert "json_invalid" == reply.json()["errors"][0]["type"]
+        assert "The body is not valid JSON." == reply.json()["detail"]
 
     def test_readme_examples_answer_as_documented(
         self, full_service: Path, start_service: Callable[..., RunningService]
@@ -198,25 +198,29 @@ class TestFullService:
         replies = replay_readme_examples(readme, service.url)
         assert [] == [(m, p, r.status, r.body[:300]) for m, p, r in replies if r.status >= 400]
 
-    def test_processes_keep_items_in_postgresql(
+    def test_processes_keep_notes_in_postgresql(
         self, start_service: Callable[..., RunningService]
     ) -> None:
-        """Over HTTP: items are created and read back from the database; a name taken in another
-        case is a 409 problem."""
+        """Over HTTP: notes are created and read back from the database; a title taken in
+        another case is a 409 problem; the deprecated /v1/items reads them in the old shape."""
         service = start_service(worker=False)
-        name = f"Lamp {uuid.uuid4().hex[:8]}"
+        title = f"Lamp {uuid.uuid4().hex[:8]}"
 
-        created = post_json(f"{service.url}/v1/items", {"name": name})
+        created = post_json(f"{service.url}/v1/notes", {"title": title, "tags": ["home"]})
         assert 201 == created.status, created.body
-        item = created.json()
-        assert item == http("GET", f"{service.url}/v1/items/{item['id']}").json()
-        page = http("GET", f"{service.url}/v1/items?limit=100").json()
-        assert item in page["data"]
+        note = created.json()
+        assert note == http("GET", f"{service.url}{created.headers['location']}").json()
+        page = http("GET", f"{service.url}/v1/notes?limit=100&tag=home").json()
+        assert note in page["items"]
 
-        duplicate = post_json(f"{service.url}/v1/items", {"name": name.upper()})
+        duplicate = post_json(f"{service.url}/v1/notes", {"title": title.upper()})
         assert 409 == duplicate.status
         assert "application/problem+json" == duplicate.content_type
-        assert f'An item named "{name.upper()}" already exists.' == duplicate.json()["detail"]
+        assert f'A note titled "{title.upper()}" already exists.' == duplicate.json()["detail"]
+
+        item = http("GET", f"{service.url}/v1/items/{note['id']}")
+        assert (title, None) == (item.json()["name"], item.json()["description"])
+        assert "deprecation" in item.headers
 
     def test_processes_return_the_same_job_after_an_api_restart(
         self, start_service: Callable[..., RunningService]
@@ -256,7 +260,7 @@ def test_service_without_model_passes_its_own_check(
     rendered_project: Callable[..., Path], redis_url: str
 ) -> None:
     """With jobs but no ML and no database, the service (CPU-bound example job, no onnxruntime,
-    items in memory, idempotency keys in Redis) checks clean."""
+    notes in memory, idempotency keys in Redis) checks clean."""
     service = installed(rendered_project(**JOBS_WITHOUT_MODEL) / "services" / "api", redis_url)
 
     run(["make", "check"], service, env=service_env(redis_url))
