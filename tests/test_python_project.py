@@ -276,7 +276,8 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     rendered_project: Callable[..., Path],
 ) -> None:
     """hybrid puts the same Python service, model included, at services/ml under its own name,
-    without a database: the gateway owns the tables and the ML service stays stateless."""
+    without a database (the gateway owns the tables and the ML service stays stateless) and
+    without the public example domain (the gateway serves notes)."""
     python_api = rendered_project(**FULL, database="none") / "services" / "api"
     hybrid = rendered_project(**HYBRID) / "services" / "ml"
 
@@ -294,13 +295,27 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "DATABASE_URL" not in (hybrid / ".env.example").read_text()
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
-    assert ml.keys() == api.keys()
-    # Only the title, the rate limit's default and the telemetry service names differ: the
-    # hybrid service is the internal ML service, which hears only the gateway (one address) and
-    # leaves limiting clients to it.
+    public_api = {
+        "src/app/notes.py",
+        "src/app/parts/store.py",
+        "src/app/api/routes/notes.py",
+        "src/app/api/routes/items_deprecated.py",
+    }
+    assert public_api == api.keys() - ml.keys()
+    assert set() == ml.keys() - api.keys()
+    # Only the lists of routers and parts (no notes), the title, the rate limit's default and the
+    # telemetry service names differ: the hybrid service is the internal ML service, which hears
+    # only the gateway (one address) and leaves limiting clients to it.
     differing = [name for name in ml if ml[name] != api[name]]
-    assert differing == ["src/app/core/config.py", "src/app/core/telemetry.py"]
-    assert "rate_limit_enabled: bool = False" in ml["src/app/core/config.py"]
+    assert differing == [
+        "src/app/api/main.py",
+        "src/app/core/config.py",
+        "src/app/core/settings/service.py",
+        "src/app/core/telemetry.py",
+        "src/app/parts/main.py",
+    ]
+    assert "rate_limit_enabled: bool = False" in ml["src/app/core/settings/service.py"]
     assert 'SERVICE_TITLE = "Demo Shop ML service"' in ml["src/app/core/config.py"]
+    assert "notes" not in ml["src/app/api/main.py"] + ml["src/app/parts/main.py"]
     assert 'API_SERVICE_NAME = "demo-shop-ml"' in ml["src/app/core/telemetry.py"]
     assert 'WORKER_SERVICE_NAME = "demo-shop-ml-worker"' in ml["src/app/core/telemetry.py"]
