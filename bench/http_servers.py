@@ -308,13 +308,13 @@ def _python_generated(bench: Bench, prefix: str, before: bool, targets: list[Tar
         )
     )
     if database:
-        item = create(f"{base}{resource.path}", resource.body)
+        note = create(f"{base}{resource.path}", resource.body)
         targets.append(
             Target(
-                f"{prefix}python_gen_item_get",
+                f"{prefix}python_gen_note_get",
                 f"generated python-api GET {resource.path}/{{id}} (PostgreSQL){tag}",
                 p,
-                f"{base}{resource.path}/{item['id']}",
+                f"{base}{resource.path}/{note['id']}",
             )
         )
     if not before:

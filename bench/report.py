@@ -103,13 +103,13 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     add(
         "python_db_get_vs_bare_fastapi",
         "generated Python DB GET by id / bare FastAPI /healthz (req/s)",
-        "python_gen_item_get",
+        "python_gen_note_get",
         "python_bare_fastapi",
     )
     value(
         "python_db_get_p99_ms",
         "generated Python DB GET by id, p99 ms (run's connections)",
-        "python_gen_item_get",
+        "python_gen_note_get",
         "p99_ms",
     )
     add(
@@ -177,9 +177,9 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     )
     add(
         "node_vs_python_db_get",
-        "generated Node GET /v1/notes/{id} / generated Python GET /v1/items/{id} (req/s, PostgreSQL)",
+        "generated Node / generated Python GET /v1/notes/{id} (req/s, PostgreSQL)",
         "node_gen_note_get",
-        "python_gen_item_get",
+        "python_gen_note_get",
     )
     add(
         "node_vs_python_bare",

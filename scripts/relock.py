@@ -5,7 +5,8 @@ this repo (uncommitted changes included), runs the real tool in it, and writes t
 with the probe's names replaced by the Jinja expressions the template renders:
 
 - generated/uv/<python_deps>.uv.lock             `uv lock` of the Python service
-- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`)
+- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`); the hybrid
+                                                  ML service's is python-ml-service.json
 - generated/npm/<node_deps>.package-lock.json     `npm install --package-lock-only` of the workspaces
 - generated/openapi/node-<node_routes>.json       the Node API's OpenAPI (`npm run openapi`)
 - generated/openapi/python-<variant>.ts           hybrid: the ML service's OpenAPI as TypeScript
@@ -59,12 +60,15 @@ NODE_ROUTES: dict[str, dict[str, str]] = {
     "jobs-gateway": {**HYBRID, "background_jobs": "true"},
     "web-gateway": {**HYBRID, "background_jobs": "false"},
 }
-# python_routes value -> answers that produce it (python-api renders the service at services/api).
+# python_deps value (without -postgres) -> answers that produce it (python-api renders the service
+# at services/api). The python_routes values are the same, plus the hybrid ML service's.
 PYTHON_ROUTES: dict[str, dict[str, str]] = {
     "web": {"architecture": "python-api", "ml": "none", "background_jobs": "false"},
     "web-worker": {"architecture": "python-api", "ml": "none", "background_jobs": "true"},
     "model-worker": {"architecture": "python-api", "ml": "core", "background_jobs": "true"},
 }
+# The hybrid ML service: an internal API (no notes), whatever background_jobs says.
+ML_SERVICE = "ml-service"
 
 
 def with_database(routes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -159,17 +163,19 @@ def node_openapi_variants() -> dict[str, dict[str, str]]:
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:
+    routes = {**PYTHON_ROUTES, ML_SERVICE: HYBRID}
     return with_realtime(
-        {name: {**answers, "database": "none"} for name, answers in PYTHON_ROUTES.items()},
+        {name: {**answers, "database": "none"} for name, answers in routes.items()},
         "worker",
+        ML_SERVICE,
     )
 
 
 def ml_types() -> dict[str, dict[str, str]]:
     """The ML service's variants that hybrid renders, with the answers that render them."""
     return {
-        "model-worker": {**HYBRID, "realtime": "false"},
-        "model-worker-realtime": {**HYBRID, "realtime": "true"},
+        ML_SERVICE: {**HYBRID, "realtime": "false"},
+        f"{ML_SERVICE}-realtime": {**HYBRID, "realtime": "true"},
     }
 
 
@@ -198,11 +204,13 @@ def relock_uv(work: Path, upgrade: bool) -> None:
 def write_python_openapi(work: Path) -> None:
     for variant, answers in python_openapi_variants().items():
         print(f"uv openapi {variant} (and `uv sync --locked` on a fresh render)", flush=True)
-        service = render(work / f"uv-openapi-{variant}", answers) / "services" / "api"
+        project = render(work / f"uv-openapi-{variant}", answers)
+        service = project / "services" / ("ml" if variant.startswith(ML_SERVICE) else "api")
         sh([str(BIN / "uv"), "sync", "--locked"], cwd=service)
         document = sh([str(BIN / "uv"), "run", "--no-sync", "python", "-m", "app.openapi"], service)
         # The title carries the project name: put the template expression back.
-        document = document.replace(f'"title": "{PROBE_NAME} API"', f'"title": "{PYTHON_TITLE}"', 1)
+        for title in (f"{PROBE_NAME} API", f"{PROBE_NAME} ML service"):
+            document = document.replace(f'"title": "{title}"', f'"title": "{PYTHON_TITLE}"', 1)
         write(GENERATED / "openapi" / f"python-{variant}.json", document)
 
 

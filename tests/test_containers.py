@@ -340,14 +340,14 @@ class TestNodeImage:
 class TestPythonImage:
     def test_api_worker_and_migrations_run_read_only(self, deploy: Callable[[str], Deployment]):
         """python-api with the model: Alembic in the image, then the API and the Celery worker,
-        read-only as `app`: healthy, an item created and read back, a prediction, a batch job done
+        read-only as `app`: healthy, a note created and read back, a prediction, a batch job done
         by the worker, clean stops."""
         deployment = deploy("python-api")
         api = deployment.urls["api"]
-        created = post_json(f"{api}/v1/items", {"name": f"container-{uuid.uuid4().hex[:6]}"})
+        created = post_json(f"{api}/v1/notes", {"title": f"container-{uuid.uuid4().hex[:6]}"})
         assert 201 == created.status, f"{created.body!r}\n{deployment.log()}"
-        item = created.json()
-        assert item == http("GET", f"{api}/v1/items/{item['id']}").json()
+        note = created.json()
+        assert note == http("GET", f"{api}/v1/notes/{note['id']}").json()
         predicted = post_json(f"{api}/v1/predictions", {"instances": [SETOSA]})
         assert 200 == predicted.status, f"{predicted.body!r}\n{deployment.log()}"
         assert "setosa" == predicted.json()["predictions"][0]["label"]
@@ -366,11 +366,11 @@ class TestPythonImage:
     def test_without_model_the_api_and_worker_run_read_only(
         self, deploy: Callable[[str], Deployment]
     ):
-        """python-api without the model or a database: items in memory, a job done by the
+        """python-api without the model or a database: notes in memory, a job done by the
         worker, clean stops."""
         deployment = deploy("python-api-no-model")
         api = deployment.urls["api"]
-        created = post_json(f"{api}/v1/items", {"name": "in memory"})
+        created = post_json(f"{api}/v1/notes", {"title": "in memory"})
         assert 201 == created.status, f"{created.body!r}\n{deployment.log()}"
         stop_every_container(deployment)
 

@@ -2,17 +2,17 @@
 operations the same way, so a client moves between architectures unchanged.
 
 Compared: each shared operation's request body and success answer, with their schemas resolved
-and normalised (below), and the media types of its answers. Today that is the prediction route,
-which python-api (with a model) and the hybrid gateway both serve; the notes and job routes are
-still two APIs (issue 17) and join the table when they match. Not compared yet either: the error
-statuses, which differ by language (a body the schema refuses is a 400 from Node, a 422 from
-FastAPI; the gateway adds 503 for an unreachable ML service, the Python service 413).
+and normalised (below), and the media types of its answers: the notes (python-api and every Node
+API), the prediction and model routes (python-api with a model, and the hybrid gateway). The job
+routes join the table when they match (issue 17). Not compared: the error statuses an operation
+lists, which differ where the architectures do (the gateway adds 503 for an unreachable ML service).
 
 Normalised away, because they describe no difference a client sees on the wire:
 - `title`, `description`, `examples` and `$ref` names: documentation, and Zod's and pydantic's
   own ways of naming a schema;
 - the safe-integer bounds Zod writes on every integer (+-(2^53 - 1)) and `propertyNames` of type
   string on a record: JSON object keys are strings and JSON integers are bounded anyway;
+- the `pattern` Zod writes beside `format: uuid` and `format: date-time`: the format says it;
 - `additionalProperties: false` on an answer: a service never sends a field its model lacks,
   whether or not its schema says so (on a request it stays: an unknown field is refused).
 """
@@ -33,17 +33,23 @@ OPENAPI = REPO_ROOT / "generated" / "openapi"
 SAFE_INTEGER = 2**53 - 1
 DOCUMENTATION = frozenset({"title", "description", "examples", "example"})
 
-# Each shared operation, and the documents (one per variant) that serve it.
+# The documents of each public API (one per variant): python-api's services with and without a
+# model, the Node APIs with and without the hybrid gateway.
+PYTHON_API = sorted(p.name for p in OPENAPI.glob("python-*.json") if "ml-service" not in p.name)
+PYTHON_MODEL = [name for name in PYTHON_API if name.startswith("python-model")]
+NODE_API = sorted(p.name for p in OPENAPI.glob("node-*.json"))
+GATEWAY = [name for name in NODE_API if "gateway" in name]
+
+# Each shared operation, and the documents that serve it.
 SHARED: dict[tuple[str, str], list[str]] = {
-    ("post", "/v1/predictions"): [
-        "python-model-worker.json",
-        "python-model-worker-realtime.json",
-        "node-jobs-gateway.json",
-        "node-jobs-gateway-realtime.json",
-        "node-web-gateway.json",
-        "node-web-gateway-realtime.json",
-    ],
+    ("post", "/v1/notes"): PYTHON_API + NODE_API,
+    ("get", "/v1/notes"): PYTHON_API + NODE_API,
+    ("get", "/v1/notes/{id}"): PYTHON_API + NODE_API,
+    ("post", "/v1/predictions"): PYTHON_MODEL + GATEWAY,
+    ("get", "/v1/models/{name}"): PYTHON_MODEL + GATEWAY,
 }
+# Formats whose regular expression Zod writes out as a `pattern` too.
+ZOD_FORMATS = frozenset({"uuid", "date-time"})
 
 
 def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
@@ -64,18 +70,28 @@ def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
             continue
         if key == "additionalProperties" and value is False and answer:
             continue
+        if key == "pattern" and schema.get("format") in ZOD_FORMATS:
+            continue
         result[key] = normalised(document, value, answer=answer)
     return result
 
 
 def public_part(path: Path, method: str, route: str) -> dict[str, Any]:
-    """What a client of the operation sees: its request body, its success answers and the media
-    type of every answer it documents."""
+    """What a client of the operation sees: its parameters, request body, success answers and the
+    media type of every answer it documents."""
     document = json.loads(path.read_text())
     operation = document["paths"][route][method]
+    parameters = {
+        (parameter["in"], parameter["name"]): {
+            "required": parameter.get("required", False),
+            "schema": normalised(document, parameter["schema"], answer=False),
+        }
+        for parameter in operation.get("parameters", [])
+    }
     body = operation.get("requestBody", {}).get("content", {})
     answers = operation["responses"]
     return {
+        "parameters": parameters,
         "request": {
             media: normalised(document, content["schema"], answer=False)
             for media, content in body.items()

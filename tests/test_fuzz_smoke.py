@@ -7,7 +7,7 @@ and the production defaults hold on the real process: no docs, CORS closed, secu
 
 FUZZ_EXAMPLES sets the generated cases per operation (5 here; `scripts/fuzz` runs this file's fuzz
 with 200). The projects are the default renders the other tests use, with PostgreSQL, so the
-fuzz also reaches the database paths (a duplicate name is a 409, never a 500).
+fuzz also reaches the database paths (a duplicate title is a 409, never a 500).
 """
 
 from __future__ import annotations
@@ -161,21 +161,27 @@ ANSWERS: dict[str, list[tuple[str, str, str, Any, int]]] = {
     "python": [
         ("GET", "/healthz", "/healthz", None, 200),
         ("GET", "/readyz", "/readyz", None, 200),
-        ("POST", "/v1/items", "/v1/items", {"name": "{unique}"}, 201),
-        ("POST", "/v1/items", "/v1/items", {"name": "{unique}"}, 409),
-        ("POST", "/v1/items", "/v1/items", {}, 422),
-        ("POST", "/v1/items", "/v1/items", {"name": "big", "padding": "{big}"}, 413),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "{unique}"}, 201),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "{unique}"}, 409),
+        ("POST", "/v1/notes", "/v1/notes", {}, 400),
+        ("POST", "/v1/notes", "/v1/notes", {"title": "big", "padding": "{big}"}, 413),
+        ("GET", "/v1/notes", "/v1/notes", None, 200),
+        ("GET", "/v1/notes", "/v1/notes?limit=0", None, 400),
+        ("GET", "/v1/notes/{id}", "/v1/notes/not-a-uuid", None, 400),
+        ("GET", "/v1/notes/{id}", f"/v1/notes/{NO_SUCH_ID}", None, 404),
+        ("POST", "/v1/items", "/v1/items", {"name": "{unique}-item"}, 201),
+        ("POST", "/v1/items", "/v1/items", {"name": "{unique}-item"}, 409),
+        ("POST", "/v1/items", "/v1/items", {}, 400),
         ("GET", "/v1/items", "/v1/items", None, 200),
-        ("GET", "/v1/items", "/v1/items?limit=0", None, 422),
-        ("GET", "/v1/items/{item_id}", "/v1/items/not-a-uuid", None, 422),
+        ("GET", "/v1/items/{item_id}", "/v1/items/not-a-uuid", None, 400),
         ("GET", "/v1/items/{item_id}", f"/v1/items/{NO_SUCH_ID}", None, 404),
         ("POST", "/v1/predictions", "/v1/predictions", {"instances": [SETOSA]}, 200),
         ("POST", "/v1/predict", "/v1/predict", {"instances": [SETOSA]}, 200),
-        ("POST", "/v1/predictions", "/v1/predictions", {}, 422),
+        ("POST", "/v1/predictions", "/v1/predictions", {}, 400),
         ("POST", "/v1/predictions", "/v1/predictions", {"padding": "{big}"}, 413),
         ("GET", "/v1/models/{name}", "/v1/models/no-such-model", None, 404),
-        ("POST", "/v1/jobs", "/v1/jobs", {}, 422),
-        ("GET", "/v1/jobs/{job_id}", "/v1/jobs/not-a-uuid", None, 422),
+        ("POST", "/v1/jobs", "/v1/jobs", {}, 400),
+        ("GET", "/v1/jobs/{job_id}", "/v1/jobs/not-a-uuid", None, 400),
         ("GET", "/v1/jobs/{job_id}", f"/v1/jobs/{NO_SUCH_ID}", None, 404),
     ],
 }

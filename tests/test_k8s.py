@@ -246,9 +246,11 @@ def test_grace_periods_outlast_the_apps_own_shutdown(project: Path) -> None:
         budgets.update(api=node_budget, worker=node_budget)
     if architecture != "node-api":
         python_dir = "ml" if architecture == "hybrid" else "api"
-        config_py = (project / f"services/{python_dir}/src/app/core/config.py").read_text()
-        uvicorn_budget = re.search(r"^SHUTDOWN_GRACE_SECONDS = (\d+)$", config_py, re.MULTILINE)
-        assert uvicorn_budget, "src/app/core/config.py no longer sets uvicorn's shutdown timeout"
+        settings = project / f"services/{python_dir}/src/app/core/settings/service.py"
+        uvicorn_budget = re.search(
+            r"^SHUTDOWN_GRACE_SECONDS = (\d+)$", settings.read_text(), re.MULTILINE
+        )
+        assert uvicorn_budget, f"{settings} no longer sets uvicorn's shutdown timeout"
         budgets[python_dir] = int(uvicorn_budget.group(1))
         job_time_limit = config[f"{python_dir}-config"].get("JOB_TIME_LIMIT")
         if job_time_limit:

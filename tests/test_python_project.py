@@ -154,8 +154,8 @@ class TestFullService:
             ).fetchall()
             version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
 
-        assert [("alembic_version",), ("items",), ("job_submissions",)] == tables
-        assert ("0002",) == version
+        assert [("alembic_version",), ("job_submissions",), ("notes",)] == tables
+        assert ("0004",) == version
 
     def test_processes_predict_run_jobs_and_answer_problems(
         self, start_service: Callable[..., RunningService]
@@ -185,11 +185,11 @@ class TestFullService:
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
 
         reply = http(
-            "POST", f"{service.url}/v1/items", b'{"name": ', {"content-type": "application/json"}
+            "POST", f"{service.url}/v1/notes", b'{"title": ', {"content-type": "application/json"}
         )
-        assert 422 == reply.status
+        assert 400 == reply.status
         assert "application/problem+json" == reply.content_type
-        assert "json_invalid" == reply.json()["errors"][0]["type"]
+        assert "The body is not valid JSON." == reply.json()["detail"]
 
     def test_readme_examples_answer_as_documented(
         self, full_service: Path, start_service: Callable[..., RunningService]
@@ -202,25 +202,29 @@ class TestFullService:
         replies = replay_readme_examples(readme, service.url)
         assert [] == [(m, p, r.status, r.body[:300]) for m, p, r in replies if r.status >= 400]
 
-    def test_processes_keep_items_in_postgresql(
+    def test_processes_keep_notes_in_postgresql(
         self, start_service: Callable[..., RunningService]
     ) -> None:
-        """Over HTTP: items are created and read back from the database; a name taken in another
-        case is a 409 problem."""
+        """Over HTTP: notes are created and read back from the database; a title taken in
+        another case is a 409 problem; the deprecated /v1/items reads them in the old shape."""
         service = start_service(worker=False)
-        name = f"Lamp {uuid.uuid4().hex[:8]}"
+        title = f"Lamp {uuid.uuid4().hex[:8]}"
 
-        created = post_json(f"{service.url}/v1/items", {"name": name})
+        created = post_json(f"{service.url}/v1/notes", {"title": title, "tags": ["home"]})
         assert 201 == created.status, created.body
-        item = created.json()
-        assert item == http("GET", f"{service.url}/v1/items/{item['id']}").json()
-        page = http("GET", f"{service.url}/v1/items?limit=100").json()
-        assert item in page["data"]
+        note = created.json()
+        assert note == http("GET", f"{service.url}{created.headers['location']}").json()
+        page = http("GET", f"{service.url}/v1/notes?limit=100&tag=home").json()
+        assert note in page["items"]
 
-        duplicate = post_json(f"{service.url}/v1/items", {"name": name.upper()})
+        duplicate = post_json(f"{service.url}/v1/notes", {"title": title.upper()})
         assert 409 == duplicate.status
         assert "application/problem+json" == duplicate.content_type
-        assert f'An item named "{name.upper()}" already exists.' == duplicate.json()["detail"]
+        assert f'A note titled "{title.upper()}" already exists.' == duplicate.json()["detail"]
+
+        item = http("GET", f"{service.url}/v1/items/{note['id']}")
+        assert (title, None) == (item.json()["name"], item.json()["description"])
+        assert "deprecation" in item.headers
 
     def test_processes_return_the_same_job_after_an_api_restart(
         self, start_service: Callable[..., RunningService]
@@ -320,7 +324,7 @@ def test_service_without_model_passes_its_own_check(
     rendered_project: Callable[..., Path], redis_url: str
 ) -> None:
     """With jobs but no ML and no database, the service (CPU-bound example job, no onnxruntime,
-    items in memory, idempotency keys in Redis) checks clean."""
+    notes in memory, idempotency keys in Redis) checks clean."""
     service = installed(rendered_project(**JOBS_WITHOUT_MODEL) / "services" / "api", redis_url)
 
     run(["make", "check"], service, env=service_env(redis_url))
@@ -336,7 +340,8 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     rendered_project: Callable[..., Path],
 ) -> None:
     """hybrid puts the same Python service, model included, at services/ml under its own name,
-    without a database: the gateway owns the tables and the ML service stays stateless."""
+    without a database (the gateway owns the tables and the ML service stays stateless) and
+    without the public example domain (the gateway serves notes)."""
     python_api = rendered_project(**FULL, database="none") / "services" / "api"
     hybrid = rendered_project(**HYBRID) / "services" / "ml"
 
@@ -354,13 +359,27 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "DATABASE_URL" not in (hybrid / ".env.example").read_text()
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
-    assert ml.keys() == api.keys()
-    # Only the title, the rate limit's default and the telemetry service names differ: the
-    # hybrid service is the internal ML service, which hears only the gateway (one address) and
-    # leaves limiting clients to it.
+    public_api = {
+        "src/app/notes.py",
+        "src/app/parts/store.py",
+        "src/app/api/routes/notes.py",
+        "src/app/api/routes/items_deprecated.py",
+    }
+    assert public_api == api.keys() - ml.keys()
+    assert set() == ml.keys() - api.keys()
+    # Only the lists of routers and parts (no notes), the title, the rate limit's default and the
+    # telemetry service names differ: the hybrid service is the internal ML service, which hears
+    # only the gateway (one address) and leaves limiting clients to it.
     differing = [name for name in ml if ml[name] != api[name]]
-    assert differing == ["src/app/core/config.py", "src/app/core/telemetry.py"]
-    assert "rate_limit_enabled: bool = False" in ml["src/app/core/config.py"]
+    assert differing == [
+        "src/app/api/main.py",
+        "src/app/core/config.py",
+        "src/app/core/settings/service.py",
+        "src/app/core/telemetry.py",
+        "src/app/parts/main.py",
+    ]
+    assert "rate_limit_enabled: bool = False" in ml["src/app/core/settings/service.py"]
     assert 'SERVICE_TITLE = "Demo Shop ML service"' in ml["src/app/core/config.py"]
+    assert "notes" not in ml["src/app/api/main.py"] + ml["src/app/parts/main.py"]
     assert 'API_SERVICE_NAME = "demo-shop-ml"' in ml["src/app/core/telemetry.py"]
     assert 'WORKER_SERVICE_NAME = "demo-shop-ml-worker"' in ml["src/app/core/telemetry.py"]

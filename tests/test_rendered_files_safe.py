@@ -61,7 +61,7 @@ ALLOWED = {
     ("README.md", "postgres"),
     # The services' DATABASE_URL default: that same local database, for runs without a .env.
     ("config.ts", "postgres"),
-    ("config.py", "postgres"),
+    ("database.py", "postgres"),
     # A fake secret the error-handler test proves never reaches a client.
     ("error-handler.test.ts", "hunter2"),
 }

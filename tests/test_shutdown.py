@@ -258,7 +258,7 @@ def test_node_api_and_worker_shut_down_under_load_losing_nothing(
 def test_python_api_and_worker_shut_down_under_load_losing_nothing(
     python_service: Path, redis: PrivateRedis, stacks: list[Stack], tmp_path: Path
 ) -> None:
-    """SIGTERM to the FastAPI API (50 clients posting items) and the Celery worker (jobs
+    """SIGTERM to the FastAPI API (50 clients posting notes) and the Celery worker (jobs
     running; a warm shutdown): every request the API received is answered, both exit 0 within
     their grace, and the next deployment runs the jobs left in the queue."""
     stack = python_stack(python_service, redis, tmp_path)
@@ -266,7 +266,7 @@ def test_python_api_and_worker_shut_down_under_load_losing_nothing(
     stack.start_api()
     worker = stack.start("worker", "worker")
     wait_for_worker(stack, worker, " ready.")
-    load = hammer(stack, "/v1/items", lambda n: {"name": f"Item {n}"})
+    load = hammer(stack, "/v1/notes", lambda n: {"title": f"Note {n}"})
     ids = [submit_primes(stack, limit=100_000_000) for _ in range(JOBS)]
     wait_until(lambda: celery_busy(worker), "a job to run", stack.processes, WAIT, 0.02)
 

@@ -412,6 +412,14 @@ TEAM_SOURCE = {
 REMOVED_ON_PURPOSE = {
     # The hand-written W3C trace code, replaced by OpenTelemetry's propagation (src/telemetry.ts).
     "services/api/src/ml/trace.ts",
+    # python-api's items, replaced by notes (the deprecated /v1/items is items_deprecated.py).
+    "services/api/src/app/items.py",
+    "services/api/src/app/api/routes/items.py",
+    "services/api/tests/test_items.py",
+    # The hybrid ML service's items, which the gateway never called.
+    "services/ml/src/app/items.py",
+    "services/ml/src/app/api/routes/items.py",
+    "services/ml/tests/test_items.py",
 }
 # Templates before includes/previous.jinja read the answers file in Copier's temporary copy of the
 # old version too, so updating away from them prints this warning once (later updates are quiet).

@@ -18,7 +18,8 @@ import sys
 
 import uvicorn
 
-from app.core.config import SHUTDOWN_GRACE_SECONDS, ConfigurationError, load_settings
+from app.core.config import ConfigurationError, load_settings
+from app.core.settings.service import SHUTDOWN_GRACE_SECONDS
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ answering, and which route replaces it.
 - `Link` with rel="successor-version" (RFC 5829): the route to call instead.
 
 The route is marked `deprecated` in the OpenAPI document too (`@router.post(..., deprecated=True)`).
-Answers the route itself gives carry the headers; a refusal before the route runs (a 422 on the
+Answers the route itself gives carry the headers; a refusal before the route runs (a 400 on the
 body) does not.
 """
 

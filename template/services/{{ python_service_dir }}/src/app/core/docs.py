@@ -31,10 +31,16 @@ def _problem(description: str) -> dict[str, Any]:
 # What every route that takes a body may answer before its handler runs: the body limit
 # (app.core.limits.BodyLimitMiddleware) and the body check (app.core.bodies).
 BODY_ERRORS: dict[str, str] = {
-    "400": "The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8)",
     "413": "The body is larger than BODY_LIMIT bytes",
     "415": "The body is not application/json",
 }
+# What every route that takes a body or parameters may answer (app.core.errors, app.core.bodies).
+INVALID_REQUEST = (
+    "The request is invalid: a field of the body, the query or the path (see `errors`), "
+    "malformed JSON, or a body that is not Unicode text (RFC 8259 §8)"
+)
+# FastAPI's own validation error, which the service never sends (it answers 400 as Node does).
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 # What every route but the probes may answer while the rate limit is on (RATE_LIMIT_ENABLED).
 TOO_MANY_REQUESTS = "This client used up its RATE_LIMIT_MAX requests: retry after Retry-After"
 
@@ -49,13 +55,20 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       keyword that 3.1 tools reject. 3.1 has only `schema`, for the whole content, where "a
       complete event stream can be modeled as if it were a JSON array" of the events (OpenAPI
       Media Type Registry, text/event-stream): `{"type": "array", "items": <the event>}`.
+    - A request that fails validation is a 400 (as on the Node service), never FastAPI's 422:
+      the 422 FastAPI adds to each route with a body or parameters becomes a 400 problem, and
+      its HTTPValidationError schemas go.
     - Answers that middleware gives on every route are declared on each operation, where the
-      route does not: 400, 413 and 415 where it takes a body (`BODY_ERRORS`), 429 on every route
+      route does not: 413 and 415 where it takes a body (`BODY_ERRORS`), 429 on every route
       but the probes.
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
+    for name in _FASTAPI_VALIDATION:
+        document.get("components", {}).get("schemas", {}).pop(name, None)
     for path, item in document["paths"].items():
         for operation in item.values():
+            if operation["responses"].pop("422", None) or "requestBody" in operation:
+                operation["responses"].setdefault("400", _problem(INVALID_REQUEST))
             if "requestBody" in operation:
                 for status, description in BODY_ERRORS.items():
                     operation["responses"].setdefault(status, _problem(description))

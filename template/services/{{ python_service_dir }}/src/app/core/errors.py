@@ -1,7 +1,10 @@
 """Errors as `application/problem+json` (RFC 9457), for every status the service returns.
 
-Handlers are registered for HTTP errors, validation errors (422, keeping each problem's location,
-message and type so a client can point at the field) and anything unexpected (500, without
+The bodies are those of the Node service (`packages/contracts/src/problem.ts` in a node-api
+project), so a client reads errors the same way under every architecture: `requestId` names the
+request (as the X-Request-ID header does), and a request that fails validation (body, query or
+path) is a 400 whose `errors` point at each field (`{"path": "body.title", "message": ...}`).
+Handlers are registered for HTTP errors, validation errors and anything unexpected (500, without
 internals).
 """
 
@@ -10,38 +13,55 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
+
+from app.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+# Where a field is, in the words of the Node service (Fastify's validation contexts): FastAPI's
+# `("query", "limit")` is "querystring.limit" there.
+_LOCATIONS = {"query": "querystring", "path": "params", "header": "headers", "cookie": "cookies"}
 
-class ValidationProblem(BaseModel):
-    """One invalid part of a request."""
 
-    loc: list[str | int] = Field(description="Where: body, query, path or header, then the field")
-    msg: str
-    type: str
+# An optional field that is left out of the body when it has no value (never sent as null).
+Absent = SkipJsonSchema[None]
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request, as reported in a 400 problem's `errors`."""
+
+    path: Annotated[str, Field(description='Where the problem is, e.g. "body.title"')]
+    message: str
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem details object."""
+    """Every error response: an RFC 9457 problem details object."""
 
-    type: str = "about:blank"
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    type: Annotated[
+        str, Field(description='A URI reference naming the problem type ("about:blank" if none)')
+    ] = "about:blank"
     title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[ValidationProblem] | None = None
+    status: Annotated[int, Field(ge=400, le=599)]
+    # Absent rather than null when unset (responses drop None), so documented as `string`.
+    detail: str | Absent = None
+    instance: str | Absent = Field(None, description="The request path")
+    request_id: str | Absent = Field(None, description="Quote it when reporting the problem")
+    errors: list[FieldError] | Absent = None
 
 
 # For `responses=` in routers, so the OpenAPI document shows the problem body.
@@ -53,19 +73,20 @@ def problem_response(
     status: int,
     detail: str | None = None,
     *,
-    errors: list[ValidationProblem] | None = None,
+    errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response for `request`."""
+    """Build a problem+json response for `request` (with the id RequestIdMiddleware gave it)."""
     problem = Problem(
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         instance=request.url.path,
+        request_id=request_id_var.get(),
         errors=errors,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        problem.model_dump(by_alias=True, exclude_none=True),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=headers,
@@ -94,10 +115,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for this type)
     errors = [
-        ValidationProblem(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
+        FieldError(path=field_path(error["loc"]), message=error["msg"])
         for error in jsonable_encoder(exc.errors())
     ]
-    return problem_response(request, 422, "The request is not valid.", errors=errors)
+    if any(error["type"] == "json_invalid" for error in exc.errors()):
+        return problem_response(request, 400, "The body is not valid JSON.", errors=errors)
+    return problem_response(request, 400, "The request is invalid.", errors=errors)
+
+
+def field_path(location: list[str | int]) -> str:
+    """`["body", "tags", 0]` as "body.tags.0", `["query", "limit"]` as "querystring.limit"."""
+    where, *rest = location
+    return ".".join([_LOCATIONS.get(str(where), str(where)), *map(str, rest)])
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,8 +11,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-from app.core.config import RETRY_BACKOFF_MAX, ConfigurationError, Settings, get_settings
+from app.core.config import ConfigurationError, Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.settings.jobs import RETRY_BACKOFF_MAX
 from app.core.telemetry import instrument_worker, shutdown_telemetry, telemetry_enabled
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
-from app.core.config import JOB_MAX_RETRIES, RETRY_BACKOFF_MAX
 from app.core.logging import request_id_var
+from app.core.settings.jobs import JOB_MAX_RETRIES, RETRY_BACKOFF_MAX
 from app.jobs import work
 from app.jobs.errors import TransientJobError
 from app.worker.celery import app

@@ -44,50 +44,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/items": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Read Items
-         * @description Retrieve items, oldest first.
-         */
-        get: operations["items-read_items"];
-        put?: never;
-        /**
-         * Create Item
-         * @description Create an item; names are unique, whatever their case.
-         */
-        post: operations["items-create_item"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/items/{item_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Read Item
-         * @description Retrieve one item.
-         */
-        get: operations["items-read_item"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/predictions": {
         parameters: {
             query?: never;
@@ -193,10 +149,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * FieldError
+         * @description One invalid field of a request, as reported in a 400 problem's `errors`.
+         */
+        FieldError: {
+            /**
+             * Path
+             * @description Where the problem is, e.g. "body.title"
+             */
+            path: string;
+            /** Message */
+            message: string;
         };
         /** HealthPublic */
         HealthPublic: {
@@ -224,40 +188,6 @@ export interface components {
             petal_length: number;
             /** Petal Width */
             petal_width: number;
-        };
-        /** ItemCreate */
-        ItemCreate: {
-            /** Name */
-            name: string;
-            /** Description */
-            description?: string | null;
-        };
-        /** ItemPublic */
-        ItemPublic: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Name */
-            name: string;
-            /** Description */
-            description: string | null;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-        };
-        /** ItemsPublic */
-        ItemsPublic: {
-            /** Data */
-            data: components["schemas"]["ItemPublic"][];
-            /**
-             * Count
-             * @description How many items exist in total
-             */
-            count: number;
         };
         /** JobCreate */
         JobCreate: {
@@ -332,11 +262,12 @@ export interface components {
         };
         /**
          * Problem
-         * @description An RFC 9457 problem details object.
+         * @description Every error response: an RFC 9457 problem details object.
          */
         Problem: {
             /**
              * Type
+             * @description A URI reference naming the problem type ("about:blank" if none)
              * @default about:blank
              */
             type: string;
@@ -345,39 +276,19 @@ export interface components {
             /** Status */
             status: number;
             /** Detail */
-            detail?: string | null;
-            /** Instance */
-            instance?: string | null;
-            /** Errors */
-            errors?: components["schemas"]["ValidationProblem"][] | null;
-        };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
-        };
-        /**
-         * ValidationProblem
-         * @description One invalid part of a request.
-         */
-        ValidationProblem: {
+            detail?: string;
             /**
-             * Loc
-             * @description Where: body, query, path or header, then the field
+             * Instance
+             * @description The request path
              */
-            loc: (string | number)[];
-            /** Msg */
-            msg: string;
-            /** Type */
-            type: string;
+            instance?: string;
+            /**
+             * Requestid
+             * @description Quote it when reporting the problem
+             */
+            requestId?: string;
+            /** Errors */
+            errors?: components["schemas"]["FieldError"][];
         };
     };
     responses: never;
@@ -437,174 +348,6 @@ export interface operations {
             };
         };
     };
-    "items-read_items": {
-        parameters: {
-            query?: {
-                offset?: number;
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ItemsPublic"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "items-create_item": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ItemCreate"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ItemPublic"];
-                };
-            };
-            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description An item with this name exists */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body is larger than BODY_LIMIT bytes */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body is not application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "items-read_item": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                item_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ItemPublic"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     "predictions-create_prediction": {
         parameters: {
             query?: never;
@@ -627,7 +370,7 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsPublic"];
                 };
             };
-            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -647,15 +390,6 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -696,7 +430,7 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsPublic"];
                 };
             };
-            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -716,15 +450,6 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -763,8 +488,8 @@ export interface operations {
                     "application/json": components["schemas"]["ModelPublic"];
                 };
             };
-            /** @description Not Found */
-            404: {
+            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -772,13 +497,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
@@ -826,7 +551,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -855,15 +580,6 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -911,8 +627,8 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description Not Found */
-            404: {
+            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -920,8 +636,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
-            422: {
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
