@@ -5,7 +5,8 @@ this repo (uncommitted changes included), runs the real tool in it, and writes t
 with the probe's names replaced by the Jinja expressions the template renders:
 
 - generated/uv/<python_deps>.uv.lock             `uv lock` of the Python service
-- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`)
+- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`; `ml-service`
+                                                  is the hybrid ML service's)
 - generated/npm/<node_deps>.package-lock.json     `npm install --package-lock-only` of the workspaces
 - generated/openapi/node-<node_routes>.json       the Node API's OpenAPI (`npm run openapi`)
 - generated/openapi/python-<variant>.ts           hybrid: the ML service's OpenAPI as TypeScript
@@ -159,17 +160,20 @@ def node_openapi_variants() -> dict[str, dict[str, str]]:
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:
+    # The hybrid ML service has the packages of python-api with a model, but routes of its own.
+    routes = {**PYTHON_ROUTES, "ml-service": {**HYBRID, "background_jobs": "false"}}
     return with_realtime(
-        {name: {**answers, "database": "none"} for name, answers in PYTHON_ROUTES.items()},
+        {name: {**answers, "database": "none"} for name, answers in routes.items()},
         "worker",
+        "ml-service",
     )
 
 
 def ml_types() -> dict[str, dict[str, str]]:
     """The ML service's variants that hybrid renders, with the answers that render them."""
     return {
-        "model-worker": {**HYBRID, "realtime": "false"},
-        "model-worker-realtime": {**HYBRID, "realtime": "true"},
+        "ml-service": {**HYBRID, "realtime": "false"},
+        "ml-service-realtime": {**HYBRID, "realtime": "true"},
     }
 
 
@@ -198,11 +202,13 @@ def relock_uv(work: Path, upgrade: bool) -> None:
 def write_python_openapi(work: Path) -> None:
     for variant, answers in python_openapi_variants().items():
         print(f"uv openapi {variant} (and `uv sync --locked` on a fresh render)", flush=True)
-        service = render(work / f"uv-openapi-{variant}", answers) / "services" / "api"
+        directory = "ml" if answers["architecture"] == "hybrid" else "api"
+        service = render(work / f"uv-openapi-{variant}", answers) / "services" / directory
         sh([str(BIN / "uv"), "sync", "--locked"], cwd=service)
         document = sh([str(BIN / "uv"), "run", "--no-sync", "python", "-m", "app.openapi"], service)
         # The title carries the project name: put the template expression back.
-        document = document.replace(f'"title": "{PROBE_NAME} API"', f'"title": "{PYTHON_TITLE}"', 1)
+        for title in (f"{PROBE_NAME} API", f"{PROBE_NAME} ML service"):
+            document = document.replace(f'"title": "{title}"', f'"title": "{PYTHON_TITLE}"', 1)
         write(GENERATED / "openapi" / f"python-{variant}.json", document)
 
 
