@@ -1,20 +1,28 @@
 """One public API: the committed OpenAPI documents of the architectures describe the same
 operations the same way, so a client moves between architectures unchanged.
 
-Compared: each shared operation's request body and success answer, with their schemas resolved
-and normalised (below), and the media types of its answers. Today that is the prediction route,
-which python-api (with a model) and the hybrid gateway both serve; the notes and job routes are
-still two APIs (issue 17) and join the table when they match. Not compared yet either: the error
-statuses, which differ by language (a body the schema refuses is a 400 from Node, a 422 from
-FastAPI; the gateway adds 503 for an unreachable ML service, the Python service 413).
+Compared: each shared operation's parameters, request body and success answer, with their schemas
+resolved and normalised (below), and the media types of its answers. Today that is the prediction
+route, which python-api (with a model) and the hybrid gateway both serve, and the job routes
+(`POST /v1/jobs`, `GET /v1/jobs/{id}`) of every variant with jobs; the hybrid ML service's internal
+job API has the gateway's shape too, which is what lets the gateway pass its jobs on as they are.
+The notes routes are still two APIs (issue 17) and join the table when they match. Not compared
+yet either: the error statuses, which differ by language (a body the schema refuses is a 400 from
+Node, a 422 from FastAPI; the gateway adds 503 for an unreachable ML service, the Python service
+413), and the job events stream, whose events the generated-project tests compare.
 
 Normalised away, because they describe no difference a client sees on the wire:
 - `title`, `description`, `examples` and `$ref` names: documentation, and Zod's and pydantic's
   own ways of naming a schema;
 - the safe-integer bounds Zod writes on every integer (+-(2^53 - 1)) and `propertyNames` of type
   string on a record: JSON object keys are strings and JSON integers are bounded anyway;
+- the `pattern` Zod writes beside `format: date-time` (its own spelling of RFC 3339's grammar);
+- `discriminator` beside a `oneOf` (pydantic's hint; each branch's `type` const says the same);
 - `additionalProperties: false` on an answer: a service never sends a field its model lacks,
-  whether or not its schema says so (on a request it stays: an unknown field is refused).
+  whether or not its schema says so (on a request it stays: an unknown field is refused);
+- a request property marked `deprecated`: kept for one release for the clients of one
+  architecture (the Node API's `idempotencyKey` in the body of POST /v1/jobs);
+- the case of a header parameter's name: HTTP field names are case-insensitive.
 """
 
 from __future__ import annotations
@@ -33,17 +41,42 @@ OPENAPI = REPO_ROOT / "generated" / "openapi"
 SAFE_INTEGER = 2**53 - 1
 DOCUMENTATION = frozenset({"title", "description", "examples", "example"})
 
-# Each shared operation, and the documents (one per variant) that serve it.
-SHARED: dict[tuple[str, str], list[str]] = {
-    ("post", "/v1/predictions"): [
-        "python-model-worker.json",
-        "python-model-worker-realtime.json",
+# The job routes, and the groups of documents (one per variant) that serve them the same way.
+JOB_ROUTES = [("post", "/v1/jobs"), ("get", "/v1/jobs/{id}")]
+JOB_DOCUMENTS = [
+    # `digest` jobs: node-api, and python-api without a model.
+    ["node-jobs.json", "node-jobs-realtime.json", "python-web-worker.json"],
+    # `digest` and `ml-batch-predict` jobs: the hybrid gateway, and python-api with a model.
+    [
         "node-jobs-gateway.json",
         "node-jobs-gateway-realtime.json",
+        "python-model-worker.json",
+        "python-model-worker-realtime.json",
+    ],
+    # `ml-batch-predict` jobs only: the gateway without a worker, and the ML service it maps.
+    [
         "node-web-gateway.json",
         "node-web-gateway-realtime.json",
+        "python-ml-service.json",
+        "python-ml-service-realtime.json",
     ],
-}
+]
+# Each shared operation, and the documents (one per variant) that serve it the same way.
+SHARED: list[tuple[str, str, list[str]]] = [
+    (
+        "post",
+        "/v1/predictions",
+        [
+            "python-model-worker.json",
+            "python-model-worker-realtime.json",
+            "node-jobs-gateway.json",
+            "node-jobs-gateway-realtime.json",
+            "node-web-gateway.json",
+            "node-web-gateway-realtime.json",
+        ],
+    ),
+    *[(method, route, group) for method, route in JOB_ROUTES for group in JOB_DOCUMENTS],
+]
 
 
 def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
@@ -55,6 +88,13 @@ def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return normalised(document, document["components"]["schemas"][name], answer=answer)
+    deprecated = set()
+    if not answer and isinstance(schema.get("properties"), dict):
+        deprecated = {
+            name
+            for name, field in schema["properties"].items()
+            if isinstance(field, dict) and field.get("deprecated")
+        }
     result = {}
     for key, value in schema.items():
         if key in DOCUMENTATION or (key == "propertyNames" and value == {"type": "string"}):
@@ -62,8 +102,14 @@ def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
         zod_bound = key in ("minimum", "maximum") and schema.get("type") == "integer"
         if zod_bound and abs(value) == SAFE_INTEGER:
             continue
+        if key == "pattern" and schema.get("format") == "date-time":
+            continue
+        if key == "discriminator" and "oneOf" in schema:
+            continue
         if key == "additionalProperties" and value is False and answer:
             continue
+        if key == "properties" and deprecated:
+            value = {name: field for name, field in value.items() if name not in deprecated}
         result[key] = normalised(document, value, answer=answer)
     return result
 
@@ -75,7 +121,17 @@ def public_part(path: Path, method: str, route: str) -> dict[str, Any]:
     operation = document["paths"][route][method]
     body = operation.get("requestBody", {}).get("content", {})
     answers = operation["responses"]
+    parameters = sorted(
+        (
+            parameter["in"],
+            parameter["name"].lower() if parameter["in"] == "header" else parameter["name"],
+            parameter.get("required", False),
+            json.dumps(normalised(document, parameter["schema"], answer=False), sort_keys=True),
+        )
+        for parameter in operation.get("parameters", [])
+    )
     return {
+        "parameters": parameters,
         "request": {
             media: normalised(document, content["schema"], answer=False)
             for media, content in body.items()
@@ -94,11 +150,16 @@ def public_part(path: Path, method: str, route: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("method", "route"), sorted(SHARED))
-def test_shared_operation_is_the_same_in_every_document(method: str, route: str) -> None:
-    """Every document that serves the operation describes the same request, success answer and
-    media types as the first one."""
-    documents = SHARED[(method, route)]
+@pytest.mark.parametrize(
+    ("method", "route", "documents"),
+    SHARED,
+    ids=[f"{method.upper()} {route} {documents[0]}" for method, route, documents in SHARED],
+)
+def test_shared_operation_is_the_same_in_every_document(
+    method: str, route: str, documents: list[str]
+) -> None:
+    """Every document that serves the operation describes the same parameters, request, success
+    answer and media types as the first one."""
     first, *others = [public_part(OPENAPI / name, method, route) for name in documents]
     for name, other in zip(documents[1:], others, strict=True):
         assert first == other, f"{method.upper()} {route}: {documents[0]} and {name} differ"
@@ -118,6 +179,20 @@ def test_normalising_keeps_what_a_client_sees() -> None:
     assert {"type": "object"} == normalised(document, strict, answer=True)
     assert normalised(document, {"type": "string"}, answer=True) != normalised(
         document, {"type": "number"}, answer=True
+    )
+    zod_datetime = {"type": "string", "format": "date-time", "pattern": "^\\d{4}-.*$"}
+    assert {"type": "string", "format": "date-time"} == normalised(
+        document, zod_datetime, answer=True
+    )
+    assert {"type": "string", "pattern": "^a$"} == normalised(
+        document, {"type": "string", "pattern": "^a$"}, answer=True
+    )
+    with_old_field = {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "key": {"type": "string", "deprecated": True}},
+    }
+    assert {"type": "object", "properties": {"type": {"type": "string"}}} == normalised(
+        document, with_old_field, answer=False
     )
 
 
