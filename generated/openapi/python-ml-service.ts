@@ -160,7 +160,8 @@ export interface paths {
         put?: never;
         /**
          * Create Job
-         * @description Queue a job; the same Idempotency-Key returns the job it created.
+         * @description Start a job: 202 and its Location; 200 with the job an Idempotency-Key started before; 409
+         *     if the key came with another request.
          */
         post: operations["jobs-create_job"];
         delete?: never;
@@ -169,7 +170,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/jobs/{job_id}": {
+    "/v1/jobs/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -177,10 +178,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Read Job Status
-         * @description Retrieve a job's status, progress and result.
+         * Read Job
+         * @description Retrieve a job: its state, progress, and result or failure reason.
          */
-        get: operations["jobs-read_job_status"];
+        get: operations["jobs-read_job"];
         put?: never;
         post?: never;
         delete?: never;
@@ -259,37 +260,68 @@ export interface components {
              */
             count: number;
         };
-        /** JobCreate */
-        JobCreate: {
+        /** JobPublic */
+        JobPublic: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "ml-batch-predict";
+            state: components["schemas"]["JobState"];
+            /**
+             * Progress
+             * @default 0
+             */
+            progress: number;
+            /**
+             * Attemptsmade
+             * @default 0
+             */
+            attemptsMade: number;
+            /** Result */
+            result?: components["schemas"]["PredictionsPublic"];
+            /** Failedreason */
+            failedReason?: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Finishedat
+             * Format: date-time
+             */
+            finishedAt?: string;
+        };
+        /**
+         * JobState
+         * @description Where a job is in its life, in BullMQ's terms (the Node service's `JobState`), so a client
+         *     reads the same states from every architecture.
+         *
+         *     From Celery's states: PENDING is `waiting` (Celery cannot tell a queued job from a lost one:
+         *     the record above says the job was queued), STARTED is `active`, RETRY (waiting out a retry's
+         *     backoff) is `delayed`, SUCCESS is `completed`, FAILURE and REVOKED are `failed`.
+         *     `waiting-children` and `prioritized` never occur here; `unknown` is a job whose key the ledger
+         *     remembers but whose record Redis no longer has (flushed).
+         * @enum {string}
+         */
+        JobState: "waiting" | "waiting-children" | "prioritized" | "delayed" | "active" | "completed" | "failed" | "unknown";
+        /** MlJobCreate */
+        MlJobCreate: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "ml-batch-predict";
+            data: components["schemas"]["MlJobData"];
+        };
+        /** MlJobData */
+        MlJobData: {
             /** Instances */
             instances: components["schemas"]["IrisFeatures"][];
         };
-        /** JobProgress */
-        JobProgress: {
-            /** Done */
-            done: number;
-            /** Total */
-            total: number;
-        };
-        /** JobPublic */
-        JobPublic: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            status: components["schemas"]["JobStatus"];
-            progress?: components["schemas"]["JobProgress"] | null;
-            result?: components["schemas"]["PredictionsPublic"] | null;
-            /** Error */
-            error?: string | null;
-        };
-        /**
-         * JobStatus
-         * @description Where a job is in its life.
-         * @enum {string}
-         */
-        JobStatus: "queued" | "running" | "retrying" | "succeeded" | "failed";
         /** ModelPublic */
         ModelPublic: {
             /** Name */
@@ -795,20 +827,20 @@ export interface operations {
     "jobs-create_job": {
         parameters: {
             query?: never;
-            header: {
-                /** @description A key the client chooses per job (e.g. a UUID): resending it returns the same job instead of queueing another. */
-                "idempotency-key": string;
+            header?: {
+                /** @description A key the client chooses per job (a UUID, say): resending the same request with it returns the job it started instead of starting another. */
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobCreate"];
+                "application/json": components["schemas"]["MlJobCreate"];
             };
         };
         responses: {
-            /** @description A job with this Idempotency-Key exists */
+            /** @description The job this Idempotency-Key started before */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -826,7 +858,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description The body is not Unicode text (invalid UTF-8 or a lone UTF-16 surrogate, RFC 8259 §8) */
+            /** @description Bad Request */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -862,13 +894,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
@@ -891,12 +923,12 @@ export interface operations {
             };
         };
     };
-    "jobs-read_job_status": {
+    "jobs-read_job": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                job_id: string;
+                id: string;
             };
             cookie?: never;
         };
@@ -920,8 +952,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -929,8 +970,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

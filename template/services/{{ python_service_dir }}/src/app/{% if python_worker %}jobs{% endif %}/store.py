@@ -70,9 +70,9 @@ class JobPublic(BaseModel):
     type: JobType
     state: JobState
     # Share done, in percent.
-    progress: Annotated[float, Field(ge=0, le=100)] = 0
+    progress: Annotated[float, Field(ge=0, le=100)]
     # Attempts that ended (1 once a job finished on its first attempt; more after retries).
-    attempts_made: Annotated[int, Field(ge=0)] = 0
+    attempts_made: Annotated[int, Field(ge=0)]
     result: JobResult | SkipJsonSchema[None] = None
     failed_reason: str | SkipJsonSchema[None] = None
     created_at: datetime
@@ -92,7 +92,14 @@ def record_key(prefix: str, job_id: str) -> str:
 
 def forgotten_job(job_id: str, job_type: JobType, created_at: datetime) -> JobPublic:
     """A job the ledger remembers but Redis no longer has: `unknown`, and never run again."""
-    return JobPublic(id=job_id, type=job_type, state=JobState.UNKNOWN, created_at=created_at)
+    return JobPublic(
+        id=job_id,
+        type=job_type,
+        state=JobState.UNKNOWN,
+        progress=0,
+        attempts_made=0,
+        created_at=created_at,
+    )
 
 
 def _finished_at(meta: dict[str, Any]) -> datetime | None:
