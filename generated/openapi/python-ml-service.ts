@@ -270,15 +270,9 @@ export interface components {
              */
             type: "ml-batch-predict";
             state: components["schemas"]["JobState"];
-            /**
-             * Progress
-             * @default 0
-             */
+            /** Progress */
             progress: number;
-            /**
-             * Attemptsmade
-             * @default 0
-             */
+            /** Attemptsmade */
             attemptsMade: number;
             /** Result */
             result?: components["schemas"]["PredictionsPublic"];
