@@ -1,9 +1,4 @@
-import {
-  type JobPublic,
-  ML_JOB_PREFIX,
-  type MlComponents,
-  type MlJobCreate,
-} from '#contracts';
+import { type JobPublic, ML_JOB_PREFIX, type MlComponents, type MlJobCreate } from '#contracts';
 import { HttpProblem } from '../errors.ts';
 import { type CallContext, type MlClient, MlUnavailableError } from './client.ts';
 
@@ -29,7 +24,9 @@ export async function submitMlJob(
     const { data: started, response } = await ml.api.POST('/v1/jobs', {
       ...init,
       // The key as a Structured Field String, the header's own form.
-      params: { header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': `"${idempotencyKey}"` } },
+      params: {
+        header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': `"${idempotencyKey}"` },
+      },
       body: job,
     });
     if (response.status === 409) {
