@@ -352,15 +352,17 @@ class TestPythonImage:
         assert 200 == predicted.status, f"{predicted.body!r}\n{deployment.log()}"
         assert "setosa" == predicted.json()["predictions"][0]["label"]
         submitted = post_json(
-            f"{api}/v1/jobs", {"instances": [SETOSA] * 2}, **{"Idempotency-Key": uuid.uuid4().hex}
+            f"{api}/v1/jobs",
+            {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 2}},
+            **{"Idempotency-Key": uuid.uuid4().hex},
         )
         assert 202 == submitted.status, submitted.body
         job = wait_for_job(
             f"{api}{submitted.headers['location']}",
             deployment,
-            lambda job: job["status"] in ("succeeded", "failed"),
+            lambda job: job["state"] in ("completed", "failed"),
         )
-        assert "succeeded" == job["status"], f"{job}\n{deployment.log()}"
+        assert "completed" == job["state"], f"{job}\n{deployment.log()}"
         stop_every_container(deployment)
 
     def test_without_model_the_api_and_worker_run_read_only(

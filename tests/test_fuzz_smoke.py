@@ -181,8 +181,8 @@ ANSWERS: dict[str, list[tuple[str, str, str, Any, int]]] = {
         ("POST", "/v1/predictions", "/v1/predictions", {"padding": "{big}"}, 413),
         ("GET", "/v1/models/{name}", "/v1/models/no-such-model", None, 404),
         ("POST", "/v1/jobs", "/v1/jobs", {}, 400),
-        ("GET", "/v1/jobs/{job_id}", "/v1/jobs/not-a-uuid", None, 400),
-        ("GET", "/v1/jobs/{job_id}", f"/v1/jobs/{NO_SUCH_ID}", None, 404),
+        ("GET", "/v1/jobs/{id}", "/v1/jobs/no-such-job", None, 404),
+        ("GET", "/v1/jobs/{id}", f"/v1/jobs/{NO_SUCH_ID}", None, 404),
     ],
 }
 

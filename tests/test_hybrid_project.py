@@ -316,12 +316,9 @@ class TestHybridProject:
     ) -> None:
         """The gateway stores ML jobs' idempotency keys in its database: after it restarts, the same
         submit answers 200 with the first job."""
-        submit = {
-            "type": "ml-batch-predict",
-            "data": {"instances": [SETOSA]},
-            "idempotencyKey": f"batch-{uuid.uuid4().hex}",
-        }
-        first = post_json(f"{hybrid.gateway_url}/v1/jobs", submit)
+        submit = {"type": "ml-batch-predict", "data": {"instances": [SETOSA]}}
+        key = {"Idempotency-Key": f"batch-{uuid.uuid4().hex}"}
+        first = post_json(f"{hybrid.gateway_url}/v1/jobs", submit, **key)
         assert 202 == first.status, f"{first.body!r}\n{hybrid.log()}"
 
         assert 0 == hybrid.processes["gateway"].stop(), hybrid.log()
@@ -331,7 +328,7 @@ class TestHybridProject:
             "the gateway to be ready again",
             list(hybrid.processes.values()),
         )
-        again = post_json(f"{hybrid.gateway_url}/v1/jobs", submit)
+        again = post_json(f"{hybrid.gateway_url}/v1/jobs", submit, **key)
         assert (200, first.json()["id"]) == (again.status, again.json()["id"]), again.body
 
     def test_gateway_answers_503_while_the_ml_service_is_down_and_recovers(

@@ -2,15 +2,15 @@
 kills its process every time. Real built processes, each test on a Redis of its own
 (`start_private_redis`), so crashes leave nothing behind on the shared one.
 
-BullMQ runs in node-api; Celery in python-api without a model (its example job counts primes, a
-CPU-bound job whose length the payload sets). The hybrid ML worker is the same Celery app and
-configuration (app.worker), only app.jobs.work differs, so this render covers it too.
+BullMQ runs in node-api; Celery in python-api without a model. Both run the same `digest` job (a
+CPU-bound job whose length the payload sets) behind the same job API. The hybrid ML worker is the
+same Celery app and configuration (app.worker), only its list of job types (app.jobs.kinds)
+differs, so this render covers it too.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +47,6 @@ PYTHON_API = {
 }
 JOBS = 12  # per test; some finished, some running, some queued when the fault lands
 ROUNDS = 1_000_000  # the largest digest job (about half a second)
-LIMIT = 50_000_000  # primes up to here: about half a second
-PRIMES_BELOW_LIMIT = 3_001_134
 # Waits end as soon as their condition holds; the bounds only keep a broken run from hanging.
 WAIT = 90.0
 
@@ -174,14 +172,6 @@ def digest_data(n: int, rounds: int = ROUNDS) -> dict[str, Any]:
     return {"text": f"job {n}", "rounds": rounds}
 
 
-def submit_primes(stack: Stack, limit: int = LIMIT) -> str:
-    reply = post_json(
-        f"{stack.url}/v1/jobs", {"limit": limit}, **{"Idempotency-Key": uuid.uuid4().hex}
-    )
-    assert 202 == reply.status, reply.body
-    return str(reply.json()["id"])
-
-
 def read_job(stack: Stack, job_id: str) -> dict[str, Any]:
     reply = http("GET", f"{stack.url}/v1/jobs/{job_id}")
     assert 200 == reply.status, reply.body
@@ -189,12 +179,8 @@ def read_job(stack: Stack, job_id: str) -> dict[str, Any]:
     return job
 
 
-def node_states(stack: Stack, ids: list[str]) -> dict[str, str]:
+def job_states(stack: Stack, ids: list[str]) -> dict[str, str]:
     return {job_id: read_job(stack, job_id)["state"] for job_id in ids}
-
-
-def python_states(stack: Stack, ids: list[str]) -> dict[str, str]:
-    return {job_id: read_job(stack, job_id)["status"] for job_id in ids}
 
 
 def wait_for_states(
@@ -279,7 +265,7 @@ BULLMQ = Queue(
     ready_line="worker ready",
     lost_redis_line="worker error",
     submit=submit_digest,
-    states=node_states,
+    states=job_states,
     running="active",
     done="completed",
     failed="failed",
@@ -296,12 +282,12 @@ CELERY = Queue(
     ),
     ready_line=" ready.",
     lost_redis_line="Connection to broker lost",
-    submit=lambda stack, _: submit_primes(stack),
-    states=python_states,
-    running="running",
-    done="succeeded",
+    submit=submit_digest,
+    states=job_states,
+    running="active",
+    done="completed",
     failed="failed",
-    result=lambda _: {"limit": LIMIT, "primes": PRIMES_BELOW_LIMIT},
+    result=lambda n: {"digest": expected_digest(f"job {n}", ROUNDS)},
     rerun=restarted_jobs,
 )
 
@@ -430,7 +416,7 @@ def test_celery_job_that_kills_its_process_every_time_ends_failed(
     stacks.append(stack)
     stack.start_api()
     worker = CELERY.start_worker(stack, "worker")
-    poison = submit_primes(stack, limit=100_000_000)  # a second or two
+    poison = submit_digest(stack, 0)  # a second or two
 
     runs = 0
 
@@ -440,17 +426,18 @@ def test_celery_job_that_kills_its_process_every_time_ends_failed(
         if started > runs:  # a new run: kill it mid-run
             runs = started
             kill_children(worker)  # the pool processes, one of which runs the job
-        return read_job(stack, poison)["status"] == "failed"
+        return read_job(stack, poison)["state"] == "failed"
 
     wait_until(failed_while_killing_its_process, "the job to fail", [worker], WAIT, 0.02)
-    healthy = submit_primes(stack, limit=1000)
+    healthy = submit_digest(stack, 1, rounds=1000)
     CELERY.wait_for_all(stack, [healthy])
 
     job = read_job(stack, poison)
     runs = started_jobs(worker).count(poison)
     errors = [line["message"] for line in log_lines(worker) if line["level"] == "error"]
-    print(f"\nCelery poison job: {runs} runs, then {job['status']}: {errors[-1:]}")
-    assert (6, "failed") == (runs, job["status"]), stack.log()
+    print(f"\nCelery poison job: {runs} runs, then {job['state']}: {errors[-1:]}")
+    assert (6, "failed") == (runs, job["state"]), stack.log()
+    assert "The job failed (WorkerLostError)." == job["failedReason"]
     assert any("WorkerLostError" in message for message in errors), stack.log()
-    assert "succeeded" == read_job(stack, healthy)["status"]
+    assert "completed" == read_job(stack, healthy)["state"]
     assert worker.running()

@@ -298,8 +298,8 @@ def test_duplicate_job_submit_after_a_server_restart_returns_the_same_job(
     with the first job (run once), and the same key with another job is a 409."""
     url = f"{default_services.base_url}/v1/jobs"
     key = f"order-{uuid.uuid4().hex}"
-    submit = {"type": "digest", "data": {"text": "once", "rounds": 10}, "idempotencyKey": key}
-    first = post_json(url, submit)
+    submit = {"type": "digest", "data": {"text": "once", "rounds": 10}}
+    first = post_json(url, submit, **{"Idempotency-Key": key})
     assert 202 == first.status, first.body
     job_id = first.json()["id"]
     assert "completed" == wait_for_job(default_services, job_id)["state"], (
@@ -307,9 +307,11 @@ def test_duplicate_job_submit_after_a_server_restart_returns_the_same_job(
     )
 
     default_services.restart_api()
-    again = post_json(url, submit)
+    again = post_json(url, submit, **{"Idempotency-Key": f'"{key}"'})
     assert (200, job_id, "completed") == (again.status, again.json()["id"], again.json()["state"])
-    other = post_json(url, {**submit, "data": {"text": "twice", "rounds": 10}})
+    other = post_json(
+        url, {**submit, "data": {"text": "twice", "rounds": 10}}, **{"Idempotency-Key": key}
+    )
     assert 409 == other.status, other.body
 
 

@@ -169,19 +169,16 @@ class TestFullService:
         assert "setosa" == body["predictions"][0]["label"]
         assert "1.0.0" == body["model_version"]
 
-        reply = post_json(
-            f"{service.url}/v1/jobs",
-            {"instances": [SETOSA] * 3},
-            **{"Idempotency-Key": uuid.uuid4().hex},
-        )
+        job = {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 3}}
+        reply = post_json(f"{service.url}/v1/jobs", job, **{"Idempotency-Key": uuid.uuid4().hex})
         assert 202 == reply.status
         location, job = reply.headers["location"], reply.json()
         deadline = time.monotonic() + JOB_WAIT
-        while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
+        while job["state"] not in {"completed", "failed"} and time.monotonic() < deadline:
             time.sleep(0.2)
             job = http("GET", f"{service.url}{location}").json()
         assert service.worker is not None
-        assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
+        assert "completed" == job["state"], f"{job}\n{service.worker.output()}"
         assert ["setosa"] * 3 == [p["label"] for p in job["result"]["predictions"]]
 
         reply = http(
@@ -233,12 +230,13 @@ class TestFullService:
         job (200), not a second one: the key is in PostgreSQL, not in the process."""
         first = start_service()
         key = {"Idempotency-Key": uuid.uuid4().hex}
-        submitted = post_json(f"{first.url}/v1/jobs", {"instances": [SETOSA]}, **key)
+        job = {"type": "ml-batch-predict", "data": {"instances": [SETOSA]}}
+        submitted = post_json(f"{first.url}/v1/jobs", job, **key)
         assert 202 == submitted.status, submitted.body
         assert 0 == first.api.stop(SHUTDOWN_GRACE), first.api.output()
 
         restarted = start_service(worker=False)
-        again = post_json(f"{restarted.url}/v1/jobs", {"instances": [SETOSA]}, **key)
+        again = post_json(f"{restarted.url}/v1/jobs", job, **key)
 
         assert 200 == again.status, again.body
         assert submitted.json()["id"] == again.json()["id"]
@@ -359,15 +357,18 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "DATABASE_URL" not in (hybrid / ".env.example").read_text()
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
+    # The public API serves notes (and the deprecated items) and the `digest` job; the ML service
+    # runs only the model's jobs.
     public_api = {
         "src/app/notes.py",
         "src/app/parts/store.py",
         "src/app/api/routes/notes.py",
         "src/app/api/routes/items_deprecated.py",
+        "src/app/jobs/digest.py",
     }
     assert public_api == api.keys() - ml.keys()
     assert set() == ml.keys() - api.keys()
-    # Only the lists of routers and parts (no notes), the title, the rate limit's default and the
+    # Only the lists of routers, parts and job types, the title, the rate limit's default and the
     # telemetry service names differ: the hybrid service is the internal ML service, which hears
     # only the gateway (one address) and leaves limiting clients to it.
     differing = [name for name in ml if ml[name] != api[name]]
@@ -376,6 +377,7 @@ def test_hybrid_renders_the_same_service_at_services_ml(
         "src/app/core/config.py",
         "src/app/core/settings/service.py",
         "src/app/core/telemetry.py",
+        "src/app/jobs/kinds.py",
         "src/app/parts/main.py",
     ]
     assert "rate_limit_enabled: bool = False" in ml["src/app/core/settings/service.py"]

@@ -59,7 +59,7 @@ def digest_jobs(prefix: str) -> JobKind:
     return JobKind(
         name="digest",
         submit=lambda url, key: post_json(
-            f"{url}/v1/jobs", {"type": "digest", "data": data, "idempotencyKey": key}
+            f"{url}/v1/jobs", {"type": "digest", "data": data}, **{"Idempotency-Key": key}
         ),
         is_done=lambda job: job["state"] in ("completed", "failed"),
         succeeded=lambda job: job["state"] == "completed" and job["attemptsMade"] <= 1,
@@ -74,10 +74,12 @@ def celery_jobs(queue: str) -> JobKind:
     return JobKind(
         name="celery",
         submit=lambda url, key: post_json(
-            f"{url}/v1/jobs", {"instances": [SETOSA] * 3}, **{"Idempotency-Key": key}
+            f"{url}/v1/jobs",
+            {"type": "ml-batch-predict", "data": {"instances": [SETOSA] * 3}},
+            **{"Idempotency-Key": key},
         ),
-        is_done=lambda job: job["status"] in ("succeeded", "failed"),
-        succeeded=lambda job: job["status"] == "succeeded",
+        is_done=lambda job: job["state"] in ("completed", "failed"),
+        succeeded=lambda job: job["state"] == "completed" and job["attemptsMade"] <= 1,
         queue_list=queue,
         marker="job started",
         id_field="job_id",
@@ -90,7 +92,7 @@ def gateway_ml_jobs(queue: str) -> JobKind:
     return JobKind(
         name="ml",
         submit=lambda url, key: post_json(
-            f"{url}/v1/jobs", {"type": "ml-batch-predict", "data": data, "idempotencyKey": key}
+            f"{url}/v1/jobs", {"type": "ml-batch-predict", "data": data}, **{"Idempotency-Key": key}
         ),
         is_done=lambda job: job["state"] in ("completed", "failed"),
         succeeded=lambda job: job["state"] == "completed",

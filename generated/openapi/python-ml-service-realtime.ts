@@ -116,7 +116,8 @@ export interface paths {
         put?: never;
         /**
          * Create Job
-         * @description Queue a job; the same Idempotency-Key returns the job it created.
+         * @description Start a job: 202 and its Location; 200 with the job an Idempotency-Key started before; 409
+         *     if the key came with another request.
          */
         post: operations["jobs-create_job"];
         delete?: never;
@@ -125,7 +126,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/jobs/{job_id}": {
+    "/v1/jobs/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -133,10 +134,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Read Job Status
-         * @description Retrieve a job's status, progress and result.
+         * Read Job
+         * @description Retrieve a job: its state, progress, and result or failure reason.
          */
-        get: operations["jobs-read_job_status"];
+        get: operations["jobs-read_job"];
         put?: never;
         post?: never;
         delete?: never;
@@ -209,37 +210,101 @@ export interface components {
             /** Petal Width */
             petal_width: number;
         };
+<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
         /** JobCreate */
         JobCreate: {
-            /** Instances */
-            instances: components["schemas"]["IrisFeatures"][];
+========
+        /** ItemCreate */
+        ItemCreate: {
+            /** Name */
+            name: string;
+            /** Description */
+            description?: string | null;
         };
-        /** JobProgress */
-        JobProgress: {
-            /** Done */
-            done: number;
-            /** Total */
-            total: number;
-        };
-        /** JobPublic */
-        JobPublic: {
+        /** ItemPublic */
+        ItemPublic: {
             /**
              * Id
              * Format: uuid
              */
             id: string;
-            status: components["schemas"]["JobStatus"];
-            progress?: components["schemas"]["JobProgress"] | null;
-            result?: components["schemas"]["PredictionsPublic"] | null;
-            /** Error */
-            error?: string | null;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** ItemsPublic */
+        ItemsPublic: {
+            /** Data */
+            data: components["schemas"]["ItemPublic"][];
+            /**
+             * Count
+             * @description How many items exist in total
+             */
+            count: number;
+        };
+        /** JobPublic */
+        JobPublic: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "ml-batch-predict";
+            state: components["schemas"]["JobState"];
+            /** Progress */
+            progress: number;
+            /** Attemptsmade */
+            attemptsMade: number;
+            /** Result */
+            result?: components["schemas"]["PredictionsPublic"];
+            /** Failedreason */
+            failedReason?: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Finishedat
+             * Format: date-time
+             */
+            finishedAt?: string;
         };
         /**
-         * JobStatus
-         * @description Where a job is in its life.
+         * JobState
+         * @description Where a job is in its life, in BullMQ's terms (the Node service's `JobState`), so a client
+         *     reads the same states from every architecture.
+         *
+         *     From Celery's states: PENDING is `waiting` (Celery cannot tell a queued job from a lost one:
+         *     the record above says the job was queued), STARTED is `active`, RETRY (waiting out a retry's
+         *     backoff) is `delayed`, SUCCESS is `completed`, FAILURE and REVOKED are `failed`.
+         *     `waiting-children` and `prioritized` never occur here; `unknown` is a job whose key the ledger
+         *     remembers but whose record Redis no longer has (flushed).
          * @enum {string}
          */
-        JobStatus: "queued" | "running" | "retrying" | "succeeded" | "failed";
+        JobState: "waiting" | "waiting-children" | "prioritized" | "delayed" | "active" | "completed" | "failed" | "unknown";
+        /** MlJobCreate */
+        MlJobCreate: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "ml-batch-predict";
+            data: components["schemas"]["MlJobData"];
+        };
+        /** MlJobData */
+        MlJobData: {
+>>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
+            /** Instances */
+            instances: components["schemas"]["IrisFeatures"][];
+        };
         /** ModelPublic */
         ModelPublic: {
             /** Name */
@@ -540,20 +605,20 @@ export interface operations {
     "jobs-create_job": {
         parameters: {
             query?: never;
-            header: {
-                /** @description A key the client chooses per job (e.g. a UUID): resending it returns the same job instead of queueing another. */
-                "idempotency-key": string;
+            header?: {
+                /** @description A key the client chooses per job (a UUID, say): resending the same request with it returns the job it started instead of starting another. */
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobCreate"];
+                "application/json": components["schemas"]["MlJobCreate"];
             };
         };
         responses: {
-            /** @description A job with this Idempotency-Key exists */
+            /** @description The job this Idempotency-Key started before */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -571,7 +636,11 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
+<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
             /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
+========
+            /** @description Bad Request */
+>>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -607,6 +676,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
+========
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+>>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
                 headers: {
@@ -627,12 +708,12 @@ export interface operations {
             };
         };
     };
-    "jobs-read_job_status": {
+    "jobs-read_job": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                job_id: string;
+                id: string;
             };
             cookie?: never;
         };
@@ -665,6 +746,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
                 headers: {
@@ -712,6 +794,19 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+========
+            /** @description Validation Error */
+            422: {
+>>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -719,8 +814,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Path
 
-from app.jobs.ledger import LedgerDep
-
-
-async def get_known_job_id(job_id: uuid.UUID, ledger: LedgerDep) -> uuid.UUID:
-    """The job id from the path, if this service queued that job; 404 otherwise."""
-    if not await ledger.exists(job_id):
-        raise HTTPException(404, f"Job {job_id} does not exist (or has expired).")
-    return job_id
+from app.api.deps import SettingsDep
+from app.jobs.store import JobPublic, JobStore
+from app.parts.jobs import CeleryDep, RedisDep
 
 
-KnownJobIdDep = Annotated[uuid.UUID, Depends(get_known_job_id)]
+async def get_job_store(redis: RedisDep, celery: CeleryDep, settings: SettingsDep) -> JobStore:
+    return JobStore(
+        redis=redis, celery=celery, prefix=settings.jobs_queue, ttl=settings.job_result_ttl
+    )
+
+
+JobStoreDep = Annotated[JobStore, Depends(get_job_store)]
+
+
+async def get_known_job(
+    # The same path parameter as the Node service's (`JobParams`): any id; 404 if it is no job.
+    id: Annotated[str, Path(min_length=1, max_length=100)],
+    jobs: JobStoreDep,
+) -> JobPublic:
+    """The job the path names; a 404 problem if this service did not queue it (or it expired)."""
+    job = await jobs.read(id)
+    if job is None:
+        raise HTTPException(404, f"Job {id} does not exist (or has expired).")
+    return job
+
+
+KnownJobDep = Annotated[JobPublic, Depends(get_known_job)]

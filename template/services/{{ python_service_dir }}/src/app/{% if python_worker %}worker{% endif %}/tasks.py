@@ -1,4 +1,4 @@
-"""Celery tasks: thin adapters from Celery to the job code in app.jobs.work.
+"""Celery tasks: thin adapters from Celery to the job kinds of app.jobs.kinds, one task each.
 
 A job that keeps failing ends in the dead-letter record: its FAILURE result in the result backend
 (kept JOB_RESULT_TTL seconds; GET /v1/jobs/{id} shows it as failed) and the worker's ERROR log line
@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import logging
 from contextvars import Token
+from functools import cache
 from typing import Any
 
 from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
+from redis import Redis
+from redis.exceptions import RedisError
 
+from app.core.config import get_settings
 from app.core.logging import request_id_var
 from app.core.settings.jobs import JOB_MAX_RETRIES, RETRY_BACKOFF_MAX
-from app.jobs import work
 from app.jobs.errors import TransientJobError
+from app.jobs.kind import JobKind
+from app.jobs.kinds import KINDS
+from app.jobs.store import record_key
 from app.worker.celery import app
 
 # Retry errors that can pass, with exponential backoff and full jitter (so retries of many jobs
@@ -36,7 +42,8 @@ RETRY_TRANSIENT_ERRORS: dict[str, Any] = {
 @worker_process_init.connect
 def _warm_up(**_: object) -> None:
     # Each pool process loads what jobs need (the model) once, when it starts.
-    work.warm_up()
+    for kind in KINDS.values():
+        kind.warm_up()
 
 
 logger = logging.getLogger(__name__)
@@ -64,12 +71,50 @@ def _unbind_request(task_id: str, **_: object) -> None:
         request_id_var.reset(token)
 
 
-@app.task(name=work.TASK_NAME, bind=True, pydantic=True, **RETRY_TRANSIENT_ERRORS)
-def run_job(self: Task[Any, Any], job_create: work.JobCreate) -> work.JobResult:
-    """Run one job, reporting progress as the PROGRESS state."""
+@cache
+def _records() -> Redis:
+    # One connection pool per worker process, to the Redis that holds the job records.
+    return Redis.from_url(get_settings().redis_url, socket_timeout=5, decode_responses=True)
 
-    def report(done: int, total: int) -> None:
-        self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-    logger.info("job started", extra={"job_id": self.request.id})
-    return work.run(job_create, report)
+def _update_record(
+    job_id: str, *, progress: int | None = None, attempt_ended: bool = False
+) -> None:
+    """Write a job's progress, or count an ended attempt, into its record (app.jobs.store).
+    Best effort: a job does not fail because Redis missed one of these."""
+    settings = get_settings()
+    key = record_key(settings.jobs_queue, job_id)
+    try:
+        with _records().pipeline() as pipe:
+            if progress is not None:
+                pipe.hset(key, "progress", progress)
+            if attempt_ended:
+                pipe.hincrby(key, "attemptsMade", 1)
+            pipe.expire(key, settings.job_result_ttl)
+            pipe.execute()
+    except RedisError as error:
+        logger.warning("job record not updated", extra={"job_id": job_id, "error": str(error)})
+
+
+def _task_for(kind: JobKind[Any, Any]) -> Task[Any, Any]:
+    """The Celery task that runs `kind`: parses the payload, reports progress, counts attempts."""
+
+    @app.task(name=kind.task_name, bind=True, **RETRY_TRANSIENT_ERRORS)
+    def run_job(self: Task[Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+        job_id = str(self.request.id)
+        logger.info("job started", extra={"job_id": job_id, "job_type": kind.type})
+        try:
+            # A payload that can never succeed fails at once (a ValidationError is not retried).
+            result = kind.run(
+                kind.data.model_validate(data),
+                lambda percent: _update_record(job_id, progress=percent),
+            )
+        finally:
+            _update_record(job_id, attempt_ended=True)
+        return dict(result.model_dump(mode="json", by_alias=True))
+
+    task: Task[Any, Any] = run_job
+    return task
+
+
+TASKS = {kind.type: _task_for(kind) for kind in KINDS.values()}
