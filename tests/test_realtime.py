@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_once
+from conftest import run, run_once
 from processes import (
     PrivateRedis,
     Process,
@@ -39,10 +39,10 @@ from harness.toolchain import NODE, tool_env
 pytestmark = pytest.mark.generated
 
 CLIENT = Path(__file__).resolve().parents[1] / "harness" / "realtime_client.mjs"
-# Without a database: the channel is what is under test, and each process starts at once.
+# The answers of tests/test_node_project.py and test_hybrid_project.py: a full run installs them once.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "node-api": {"architecture": "node-api", "realtime": True, "database": "none"},
-    "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True, "database": "none"},
+    "node-api": {"architecture": "node-api", "realtime": True},
+    "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
 }
 BURST = 50
 # Small enough that a client that stops reading overflows it after a few hundred events.
@@ -191,6 +191,7 @@ class Cluster:
 def cluster(
     request: pytest.FixtureRequest,
     rendered_project: Callable[..., Path],
+    create_database: Callable[[str], str],
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     architecture = request.param
@@ -200,12 +201,14 @@ def cluster(
     redis = start_private_redis(tmp_path)
     env = {
         "REDIS_URL": redis.url,
+        "DATABASE_URL": create_database(f"realtime_{architecture.replace('-', '_')}"),
         "LOG_LEVEL": "warn",
         "RATE_LIMIT_MAX": "1000000",
         "REALTIME_MAX_BUFFERED_BYTES": str(MAX_BUFFERED_BYTES),
         "REALTIME_CHANNEL": f"test-{uuid.uuid4().hex[:8]}:realtime",
     }
     cluster = Cluster(project, architecture, redis, tmp_path, env)
+    run([str(NODE), "dist/migrate.js"], project / "services/api", env)  # the k8s Job's command
     if architecture == "hybrid":
         # The gateway is ready once the ML service answers; run the real one.
         ml = project / "services/ml"
