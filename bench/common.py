@@ -39,6 +39,8 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     # Without a database: the validated POST against a bare app that also keeps it in memory.
     "node-api-memory": {"architecture": "node-api", "database": "none"},
     "python-api-memory": {"architecture": "python-api", "database": "none"},
+    # bench/realtime.py: the WebSocket channel; notes in memory, so no database is on the path.
+    "node-api-realtime": {"architecture": "node-api", "realtime": True, "database": "none"},
 }
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 PREDICT_BODY = json.dumps({"instances": [SETOSA]})

@@ -271,6 +271,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{'copier (median seconds)':<55} {'copy s':>9} {'update s':>9}")
         for row in results["copier"]:
             lines.append(f"{row['architecture']:<55} {row['copy_s']:>9.2f} {row['update_s']:>9.2f}")
+    if results.get("realtime"):
+        rt = results["realtime"]
+        lines.append("")
+        lines.append(
+            f"realtime: {rt['clients']} WebSocket clients on A, {rt['events']} notes through B: "
+            f"fan-out p50 {rt['fanout_p50_ms']} ms, p99 {rt['fanout_p99_ms']} ms; "
+            f"{rt['held_sockets']} sockets held, {rt['kib_per_socket']} KiB each"
+        )
     for skipped in results["skipped"]:
         lines.append(f"skipped {skipped['section']}: {skipped['reason']}")
     for error in results["errors"]:

@@ -18,7 +18,8 @@ database get a throwaway one on the PostgreSQL at DATABASE_URL, migrated, droppe
 
 This file runs the sections and writes the results; each part lives in its own module, by what
 it measures: bench/http_servers.py (HTTP throughput and latency), bench/workers.py (BullMQ and
-Celery jobs), bench/copier_timing.py (copy and update), bench/report.py (ratios and the table),
+Celery jobs), bench/realtime.py (WebSocket sockets held and fan-out latency),
+bench/copier_timing.py (copy and update), bench/report.py (ratios and the table),
 and bench/common.py (settings, pinned processes, wrk, the `Bench` they share). The toolchain,
 template snapshots, databases and HTTP calls come from harness/, which the tests use too.
 """
@@ -40,7 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 # harness/: the toolchain, template snapshots, databases and HTTP helpers the tests use too.
 sys.path.insert(0, str(REPO))
-from bench import copier_timing, http_servers, workers
+from bench import copier_timing, http_servers, realtime, workers
 from bench.common import (
     BENCH,
     GUIDE,
@@ -61,6 +62,7 @@ def run_sections(bench: Bench) -> dict[str, Any]:
         "python": http_servers.section_python,
         "hybrid": http_servers.section_hybrid,
         "workers": workers.section_workers,
+        "realtime": realtime.section_realtime,
     }
     started = time.monotonic()
     try:
@@ -112,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument(
         "--sections",
         help="comma-separated subset of copier,node,python,hybrid,"
-        "workers (default: all; smoke: copier,python,hybrid)",
+        "workers,realtime (default: all; smoke: copier,python,hybrid)",
     )
     parser.add_argument("--connections", type=int, help="wrk connections (default 50)")
     parser.add_argument("--duration", type=float, help="seconds per round (default 10)")
@@ -128,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     args = parser.parse_args(argv)
     smoke = args.smoke
-    all_sections = ["copier", "node", "python", "hybrid", "workers"]
+    all_sections = ["copier", "node", "python", "hybrid", "workers", "realtime"]
     sections = (
         args.sections.split(",")
         if args.sections

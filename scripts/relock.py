@@ -80,7 +80,6 @@ def with_database(routes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]
     return result
 
 
-NPM_VARIANTS = with_database(NODE_ROUTES)
 UV_VARIANTS = with_database(PYTHON_ROUTES)
 
 
@@ -93,6 +92,14 @@ def with_realtime(variants: dict[str, dict[str, str]], *has_jobs: str) -> dict[s
         if any(marker in name for marker in has_jobs):
             result[f"{name}-realtime"] = {**answers, "realtime": "true"}
     return result
+
+
+# node_deps value -> answers: realtime adds the WebSocket plugin (and Redis) to every Node variant.
+NPM_VARIANTS = {
+    f"{name}{suffix}": {**answers, "realtime": realtime}
+    for name, answers in with_database(NODE_ROUTES).items()
+    for suffix, realtime in (("", "false"), ("-realtime", "true"))
+}
 
 
 def env() -> dict[str, str]:
