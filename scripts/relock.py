@@ -94,12 +94,9 @@ def with_realtime(variants: dict[str, dict[str, str]], *has_jobs: str) -> dict[s
     return result
 
 
-# node_deps value -> answers: realtime adds the WebSocket plugin (and Redis) to every Node variant.
-NPM_VARIANTS = {
-    f"{name}{suffix}": {**answers, "realtime": realtime}
-    for name, answers in with_database(NODE_ROUTES).items()
-    for suffix, realtime in (("", "false"), ("-realtime", "true"))
-}
+# node_deps value -> answers. The WebSocket plugin and the Redis client ship in every Node
+# variant (small libraries), so realtime adds no lockfile of its own.
+NPM_VARIANTS = with_database(NODE_ROUTES)
 
 
 def env() -> dict[str, str]:
