@@ -24,6 +24,7 @@ Normalised away, because they describe no difference a client sees on the wire:
 - on an answer, `additionalProperties: false` and `default`: a service never sends a field its
   model lacks, and a default describes what a server fills in for a request, not what it sends
   (on a request both stay: an unknown field is refused, a default is applied);
+- `const: x` beside `enum: [x]` (pydantic's and Zod's spellings of one allowed value);
 - the order of `required` and `enum` lists, and the case of a header parameter's name (HTTP
   field names are case-insensitive);
 - `discriminator` beside a `oneOf` (pydantic's hint; each branch's `type` const says the same);
@@ -90,6 +91,8 @@ def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
             continue
         if key == "properties" and deprecated:
             value = {name: field for name, field in value.items() if name not in deprecated}
+        if key == "const":
+            key, value = "enum", [value]
         if key in ("required", "enum"):
             result[key] = sorted((item for item in value if item not in deprecated), key=json.dumps)
             continue
@@ -189,6 +192,7 @@ def test_normalising_keeps_what_a_client_sees() -> None:
     assert normalised(document, {"type": "string"}, answer=True) != normalised(
         document, {"type": "number"}, answer=True
     )
+    assert normalised(document, {"const": "ok"}, answer=True) == {"enum": ["ok"]}
     nullable = {"anyOf": [{"type": "string"}, {"type": "null"}]}
     assert normalised(document, nullable, answer=True) != {"type": "string"}
     assert differences({"a": {"b": 1}}, {"a": {"b": 2}, "c": 3}) == [

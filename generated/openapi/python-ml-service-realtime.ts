@@ -146,7 +146,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/jobs/{job_id}/events": {
+    "/v1/jobs/{id}/events": {
         parameters: {
             query?: never;
             header?: never;
@@ -155,7 +155,7 @@ export interface paths {
         };
         /**
          * Stream Job Events
-         * @description Stream a job's status each time it changes; the stream ends when the job finishes.
+         * @description Stream a job's progress, then `completed` or `failed`; the stream then ends.
          */
         get: operations["jobs-stream_job_events"];
         put?: never;
@@ -210,44 +210,6 @@ export interface components {
             /** Petal Width */
             petal_width: number;
         };
-<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
-        /** JobCreate */
-        JobCreate: {
-========
-        /** ItemCreate */
-        ItemCreate: {
-            /** Name */
-            name: string;
-            /** Description */
-            description?: string | null;
-        };
-        /** ItemPublic */
-        ItemPublic: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Name */
-            name: string;
-            /** Description */
-            description: string | null;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-        };
-        /** ItemsPublic */
-        ItemsPublic: {
-            /** Data */
-            data: components["schemas"]["ItemPublic"][];
-            /**
-             * Count
-             * @description How many items exist in total
-             */
-            count: number;
-        };
         /** JobPublic */
         JobPublic: {
             /** Id */
@@ -301,7 +263,6 @@ export interface components {
         };
         /** MlJobData */
         MlJobData: {
->>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
             /** Instances */
             instances: components["schemas"]["IrisFeatures"][];
         };
@@ -636,11 +597,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
-            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
-========
             /** @description Bad Request */
->>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -676,18 +633,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
-========
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
->>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
                 headers: {
@@ -746,9 +691,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service-realtime.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -763,7 +716,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                job_id: string;
+                id: string;
             };
             cookie?: never;
         };
@@ -776,7 +729,7 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": {
-                        data: string;
+                        data?: string;
                         event?: string;
                         id?: string;
                         retry?: number;
@@ -794,15 +747,11 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
-========
-            /** @description Validation Error */
-            422: {
->>>>>>>> issue-17b:generated/openapi/python-ml-service.ts
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */

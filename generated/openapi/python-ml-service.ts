@@ -146,29 +146,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-========
-    "/v1/jobs/{id}/events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Stream Job Events
-         * @description Stream a job's progress, then `completed` or `failed`; the stream then ends.
-         */
-        get: operations["jobs-stream_job_events"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -212,44 +189,6 @@ export interface components {
             petal_length: number;
             /** Petal Width */
             petal_width: number;
-        };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-        /** JobCreate */
-        JobCreate: {
-========
-        /** ItemCreate */
-        ItemCreate: {
-            /** Name */
-            name: string;
-            /** Description */
-            description?: string | null;
-        };
-        /** ItemPublic */
-        ItemPublic: {
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Name */
-            name: string;
-            /** Description */
-            description: string | null;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-        };
-        /** ItemsPublic */
-        ItemsPublic: {
-            /** Data */
-            data: components["schemas"]["ItemPublic"][];
-            /**
-             * Count
-             * @description How many items exist in total
-             */
-            count: number;
         };
         /** JobPublic */
         JobPublic: {
@@ -304,7 +243,6 @@ export interface components {
         };
         /** MlJobData */
         MlJobData: {
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
             /** Instances */
             instances: components["schemas"]["IrisFeatures"][];
         };
@@ -639,11 +577,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobPublic"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-            /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
-========
             /** @description Bad Request */
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -679,18 +613,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-========
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
                 headers: {
@@ -740,63 +662,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-========
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-            /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "jobs-stream_job_events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/event-stream": {
-                        data?: string;
-                        event?: string;
-                        id?: string;
-                        retry?: number;
-                    }[];
-                };
-            };
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
             /** @description Not Found */
             404: {
                 headers: {
@@ -806,18 +671,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-<<<<<<<< HEAD:generated/openapi/python-ml-service.ts
-========
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
->>>>>>>> issue-17b:generated/openapi/python-ml-service-realtime.ts
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
                 headers: {
