@@ -16,4 +16,3 @@ class TestProbes:
         response = client.get("/readyz")
 
         assert 200 == response.status_code
-        assert set(response.json()["checks"].values()) <= {"ok"}

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic.alias_generators import to_camel
 
 from app.api.main import routers
 from app.core.bodies import json_body_checks
@@ -56,8 +57,9 @@ def _lifespan(settings_ref: SettingsRef, service_parts: list[Part]) -> Lifespan:
 
 
 def _operation_id(route: APIRoute) -> str:
-    # `{tag}-{function}` gives generated clients stable, readable names (items-create_item).
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+    # The handler's name in camelCase (create_note -> createNote): the Node API's operationIds, so
+    # a client generated from either document has the same method names.
+    return to_camel(route.name)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -15,7 +15,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 };
 
 type Response = { description: string; content?: Record<string, unknown> };
-type Operation = { requestBody?: unknown; responses?: Record<string, Response> };
+type Operation = {
+  parameters?: unknown[];
+  requestBody?: unknown;
+  responses?: Record<string, Response>;
+};
 
 const problem = (description: string): Response => ({
   description,
@@ -25,16 +29,20 @@ const problem = (description: string): Response => ({
 /**
  * What the server answers before a route's handler runs, declared on each operation where the
  * route does not: for a body, 400 (not JSON text), 413 (over BODY_LIMIT, src/app.ts) and 415 (in
- * another media type, Fastify's content-type parser); 429 on every route but the probes
- * (plugins/external/rate-limit.ts).
+ * another media type, Fastify's content-type parser); 400 for a parameter its schema refuses; on
+ * every route but the probes, 429 (plugins/external/rate-limit.ts) and 503 (REQUEST_TIMEOUT_MS,
+ * or an event loop under pressure: plugins/external/under-pressure.ts). The Python service's
+ * documents declare the same (app/core/docs.py).
  */
 const BODY_ERRORS: Record<string, string> = {
   '400': 'The body is not JSON text, or not valid',
   '413': 'The body is larger than BODY_LIMIT bytes',
   '415': 'The body is not application/json',
 };
+const INVALID_PARAMETER = 'A path or query parameter is not valid';
 const TOO_MANY_REQUESTS =
   'This client used up its RATE_LIMIT_MAX requests: retry after Retry-After';
+const UNAVAILABLE = 'The service is overloaded, or the request outlasted its time: retry later';
 
 /**
  * Make the document say what the service really sends, in place: every 4xx and 5xx a route
@@ -59,7 +67,11 @@ function contractDocument<T extends { paths?: unknown }>(document: T): T {
           responses[status] ??= problem(description);
         }
       }
-      if (!PROBES.has(path)) responses['429'] ??= problem(TOO_MANY_REQUESTS);
+      if (operation.parameters?.length) responses['400'] ??= problem(INVALID_PARAMETER);
+      if (!PROBES.has(path)) {
+        responses['429'] ??= problem(TOO_MANY_REQUESTS);
+        responses['503'] ??= problem(UNAVAILABLE);
+      }
     }
   }
   return document;

@@ -43,6 +43,7 @@ INVALID_REQUEST = (
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 # What every route but the probes may answer while the rate limit is on (RATE_LIMIT_ENABLED).
 TOO_MANY_REQUESTS = "This client used up its RATE_LIMIT_MAX requests: retry after Retry-After"
+UNAVAILABLE = "The service is overloaded, or the request outlasted its time: retry later"
 
 
 def contract_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +60,9 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       the 422 FastAPI adds to each route with a body or parameters becomes a 400 problem, and
       its HTTPValidationError schemas go.
     - Answers that middleware gives on every route are declared on each operation, where the
-      route does not: 413 and 415 where it takes a body (`BODY_ERRORS`), 429 on every route
-      but the probes.
+      route does not: 413 and 415 where it takes a body (`BODY_ERRORS`); on every route but the
+      probes, 429 and 503 (REQUEST_TIMEOUT_SECONDS, or a dependency gone). The Node service's
+      documents declare the same (src/plugins/external/swagger.ts).
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
     for name in _FASTAPI_VALIDATION:
@@ -74,6 +76,7 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
                     operation["responses"].setdefault(status, _problem(description))
             if path not in RateLimitMiddleware.EXEMPT:
                 operation["responses"].setdefault("429", _problem(TOO_MANY_REQUESTS))
+                operation["responses"].setdefault("503", _problem(UNAVAILABLE))
     for operation in (op for item in document["paths"].values() for op in item.values()):
         for status, response in operation["responses"].items():
             content: dict[str, Any] = response.get("content", {})

@@ -52,9 +52,10 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
+    # Required, as in the Node API's Problem: every problem this service sends names its type.
     type: Annotated[
         str, Field(description='A URI reference naming the problem type ("about:blank" if none)')
-    ] = "about:blank"
+    ]
     title: str
     status: Annotated[int, Field(ge=400, le=599)]
     # Absent rather than null when unset (responses drop None), so documented as `string`.
@@ -78,6 +79,7 @@ def problem_response(
 ) -> JSONResponse:
     """Build a problem+json response for `request` (with the id RequestIdMiddleware gave it)."""
     problem = Problem(
+        type="about:blank",
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
