@@ -179,10 +179,33 @@ def test_every_document_is_compared() -> None:
     python-api has no equivalent for: a new route set joins the table above."""
     compared = set(SAME_API) | set(SAME_API.values())
     # node-web-gateway*: a hybrid project without background jobs; its gateway serves the ML
-    # jobs only, which python-api with a model serves beside its own digest jobs.
-    unpaired = {"node-web-gateway.json", "node-web-gateway-realtime.json"}
+    # jobs only, which python-api with a model serves beside its own digest jobs. The ML service's
+    # documents describe its internal API (test_the_ml_service_jobs_are_the_gateways below).
+    unpaired = {
+        "node-web-gateway.json",
+        "node-web-gateway-realtime.json",
+        "python-ml-service.json",
+        "python-ml-service-realtime.json",
+    }
     committed = {path.name for path in OPENAPI.glob("*.json")}
     assert committed - compared == unpaired
+
+
+@pytest.mark.parametrize("realtime", ["", "-realtime"])
+def test_the_ml_service_jobs_are_the_gateways(realtime: str) -> None:
+    """The ML service's internal job routes have the shape of the gateway's public ones (a
+    gateway without jobs of its own), which is what lets the gateway pass ML jobs on as they are."""
+    gateway = public_api(f"node-web-gateway{realtime}.json")
+    ml_service = public_api(f"python-ml-service{realtime}.json")
+    for operation in ("POST /v1/jobs", "GET /v1/jobs/{id}"):
+        found = differences(
+            {key: gateway[operation][key] for key in ("parameters", "request")},
+            {key: ml_service[operation][key] for key in ("parameters", "request")},
+        )
+        found += differences(
+            gateway[operation]["answers"].get("200"), ml_service[operation]["answers"].get("200")
+        )
+        assert not found, f"{operation}:\n" + "\n".join(found)
 
 
 def test_normalising_keeps_what_a_client_sees() -> None:

@@ -15,7 +15,7 @@ export interface paths {
          * Read Health
          * @description Liveness: the process serves requests (checks no dependency).
          */
-        get: operations["health-read_health"];
+        get: operations["readHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
          * Read Readiness
          * @description Readiness: every dependency this instance needs is available.
          */
-        get: operations["health-read_readiness"];
+        get: operations["readReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -57,7 +57,7 @@ export interface paths {
          * Create Prediction
          * @description Classify up to 100 flowers now.
          */
-        post: operations["predictions-create_prediction"];
+        post: operations["createPrediction"];
         delete?: never;
         options?: never;
         head?: never;
@@ -96,7 +96,7 @@ export interface paths {
          * Read Model
          * @description Describe a served model.
          */
-        get: operations["models-read_model"];
+        get: operations["readModel"];
         put?: never;
         post?: never;
         delete?: never;
@@ -119,7 +119,7 @@ export interface paths {
          * @description Start a job: 202 and its Location; 200 with the job an Idempotency-Key started before; 409
          *     if the key came with another request.
          */
-        post: operations["jobs-create_job"];
+        post: operations["createJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -137,7 +137,7 @@ export interface paths {
          * Read Job
          * @description Retrieve a job: its state, progress, and result or failure reason.
          */
-        get: operations["jobs-read_job"];
+        get: operations["readJob"];
         put?: never;
         post?: never;
         delete?: never;
@@ -157,7 +157,7 @@ export interface paths {
          * Stream Job Events
          * @description Stream a job's progress, then `completed` or `failed`; the stream then ends.
          */
-        get: operations["jobs-stream_job_events"];
+        get: operations["streamJobEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -187,17 +187,9 @@ export interface components {
         HealthPublic: {
             /**
              * Status
-             * @default ok
              * @constant
              */
             status: "ok";
-            /**
-             * Checks
-             * @default {}
-             */
-            checks: {
-                [key: string]: "ok";
-            };
         };
         /** IrisFeatures */
         IrisFeatures: {
@@ -314,7 +306,6 @@ export interface components {
             /**
              * Type
              * @description A URI reference naming the problem type ("about:blank" if none)
-             * @default about:blank
              */
             type: string;
             /** Title */
@@ -345,7 +336,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    "health-read_health": {
+    readHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -365,7 +356,7 @@ export interface operations {
             };
         };
     };
-    "health-read_readiness": {
+    readReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -394,7 +385,7 @@ export interface operations {
             };
         };
     };
-    "predictions-create_prediction": {
+    createPrediction: {
         parameters: {
             query?: never;
             header?: never;
@@ -445,6 +436,15 @@ export interface operations {
             };
             /** @description This client used up its RATE_LIMIT_MAX requests: retry after Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is overloaded, or the request outlasted its time: retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -512,9 +512,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is overloaded, or the request outlasted its time: retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    "models-read_model": {
+    readModel: {
         parameters: {
             query?: never;
             header?: never;
@@ -561,9 +570,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is overloaded, or the request outlasted its time: retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    "jobs-create_job": {
+    createJob: {
         parameters: {
             query?: never;
             header?: {
@@ -653,7 +671,7 @@ export interface operations {
             };
         };
     };
-    "jobs-read_job": {
+    readJob: {
         parameters: {
             query?: never;
             header?: never;
@@ -711,7 +729,7 @@ export interface operations {
             };
         };
     };
-    "jobs-stream_job_events": {
+    streamJobEvents: {
         parameters: {
             query?: never;
             header?: never;
