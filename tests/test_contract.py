@@ -244,11 +244,16 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
+# Fields whose value differs by nature between two services: the request id, and the wording of a
+# field error (Zod's and pydantic's own sentences; its `path` is compared).
+WORDED = {"requestId": "<request id>", "message": "<message>"}
+
+
 @dataclass
 class Client:
     """A client of one architecture's public API that writes down what it sees: each answer's
     status, media type, the headers a client acts on and its body, with what differs by nature
-    between two runs (ids, times, request ids) replaced by what it is."""
+    between two runs or two services (ids, times, WORDED) replaced by what it is."""
 
     url: str
     seen: list[tuple[str, Any]] = field(default_factory=list)
@@ -282,10 +287,7 @@ class Client:
 
     def anonymous(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return {
-                key: "<request id>" if key == "requestId" else self.anonymous(item)
-                for key, item in value.items()
-            }
+            return {key: WORDED.get(key) or self.anonymous(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.anonymous(item) for item in value]
         if isinstance(value, str):

@@ -36,12 +36,22 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
+/**
+ * One entry per invalid field, its path from the request part (`body.title`). Zod reports the
+ * unknown fields of a strict object once, on the object: each gets its own path instead
+ * (`body.colour`), as the Python service reports them.
+ */
 function fieldErrors(error: FastifyError): FieldError[] {
   const where = error.validationContext ?? 'request';
-  return (error.validation ?? []).map((issue) => ({
-    path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
-    message: issue.message ?? 'Invalid value',
-  }));
+  return (error.validation ?? []).flatMap((issue) => {
+    const path = [where, ...issue.instancePath.split('/').filter(Boolean)];
+    const message = issue.message ?? 'Invalid value';
+    const unknown = issue.keyword === 'unrecognized_keys' ? issue.params.keys : undefined;
+    if (Array.isArray(unknown)) {
+      return unknown.map((key) => ({ path: [...path, String(key)].join('.'), message }));
+    }
+    return [{ path: path.join('.'), message }];
+  });
 }
 
 /**
