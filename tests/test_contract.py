@@ -252,11 +252,13 @@ WORDED = {"requestId": "<request id>", "message": "<message>"}
 @dataclass
 class Client:
     """A client of one architecture's public API that writes down what it sees: each answer's
-    status, media type, the headers a client acts on and its body, with what differs by nature
-    between two runs or two services (ids, times, WORDED) replaced by what it is."""
+    status, media type, the headers a client acts on and its body. `transcript` gives it with
+    what differs by nature between two runs or two services replaced by what it is: ids and
+    times, WORDED, and the `opaque` values (a job's id, which each queue makes in its own form)."""
 
     url: str
-    seen: list[tuple[str, Any]] = field(default_factory=list)
+    seen: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    opaque: set[str] = field(default_factory=set)
 
     def call(
         self,
@@ -277,13 +279,16 @@ class Client:
                 {
                     "status": reply.status,
                     "media type": reply.content_type.split(";")[0],
-                    "location": self.anonymous(reply.headers.get("location")),
+                    "location": reply.headers.get("location"),
                     "retry-after": "retry-after" in reply.headers,
-                    "body": self.anonymous(answer),
+                    "body": answer,
                 },
             )
         )
         return answer
+
+    def transcript(self) -> list[tuple[str, Any]]:
+        return [(step, self.anonymous(answer)) for step, answer in self.seen]
 
     def anonymous(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -291,6 +296,8 @@ class Client:
         if isinstance(value, list):
             return [self.anonymous(item) for item in value]
         if isinstance(value, str):
+            for opaque in self.opaque:
+                value = value.replace(opaque, "<opaque>")
             return "<time>" if TIMESTAMP.match(value) else UUID.sub("<uuid>", value)
         return value
 
@@ -322,6 +329,7 @@ def jobs_scenario(client: Client, run: str) -> None:
     job = {"type": "digest", "data": {"text": f"hello {run}", "rounds": 2}}
     key = f"key-{run}"
     queued = client.call("queue", "POST", "/v1/jobs", job, **{"idempotency-key": key})
+    client.opaque.add(queued["id"])
     client.call("replay", "POST", "/v1/jobs", job, **{"idempotency-key": key})
     other = {**job, "data": {"text": "something else", "rounds": 2}}
     client.call("key reused", "POST", "/v1/jobs", other, **{"idempotency-key": key})
@@ -342,7 +350,7 @@ def transcripts(
     for name in names:
         client = Client(services(name).url)
         scenario(client)
-        seen[name] = client.seen
+        seen[name] = client.transcript()
     return seen
 
 

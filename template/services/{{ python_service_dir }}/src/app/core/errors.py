@@ -117,7 +117,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for this type)
     errors = [
-        FieldError(path=field_path(error["loc"]), message=error["msg"])
+        FieldError(path=field_path(error["loc"], exc.body), message=error["msg"])
         for error in jsonable_encoder(exc.errors())
     ]
     if any(error["type"] == "json_invalid" for error in exc.errors()):
@@ -125,10 +125,35 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 400, "The request is invalid.", errors=errors)
 
 
-def field_path(location: list[str | int]) -> str:
-    """`["body", "tags", 0]` as "body.tags.0", `["query", "limit"]` as "querystring.limit"."""
+def field_path(location: list[str | int], body: Any = None) -> str:
+    """Where a validation error is, in the Node service's terms: `["body", "tags", 0]` as
+    "body.tags.0", `["query", "limit"]` as "querystring.limit", `["header", "Idempotency-Key"]` as
+    "headers.idempotency-key" (HTTP field names are case-insensitive; Node's are lower case).
+
+    pydantic puts the label of a union's member in the location too (`constrained-str`, a
+    discriminator's tag such as `digest`): a parameter's path ends at its name, and a body's keeps
+    only the keys that lead through `body`, the request's parsed JSON (and a last key that is
+    missing from it, the field the error is about).
+    """
     where, *rest = location
+    if where != "body":
+        rest = [str(rest[0]).lower() if where == "header" else rest[0]] if rest else []
+    else:
+        rest = _keys_through(body, rest)
     return ".".join([_LOCATIONS.get(str(where), str(where)), *map(str, rest)])
+
+
+def _keys_through(value: Any, keys: list[str | int]) -> list[str | int]:
+    kept: list[str | int] = []
+    for index, key in enumerate(keys):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+            value = value[key]
+        elif index < len(keys) - 1:
+            continue  # a union member's label, not a key of the request
+        kept.append(key)
+    return kept
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
