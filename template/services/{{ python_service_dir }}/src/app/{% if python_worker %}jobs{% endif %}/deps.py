@@ -28,7 +28,7 @@ async def get_known_job(
     """The job the path names; a 404 problem if this service did not queue it (or it expired)."""
     job = await jobs.read(id)
     if job is None:
-        raise HTTPException(404, f"Job {id} does not exist (or has expired).")
+        raise HTTPException(404, f"Job {id} does not exist.")
     return job
 
 
