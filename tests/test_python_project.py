@@ -275,14 +275,15 @@ class TestFullService:
             )
             assert service.worker is not None
             key = {"Idempotency-Key": uuid.uuid4().hex}
-            reply = post_json(f"{service.url}/v1/jobs", {"instances": [SETOSA]}, **key)
+            batch = {"type": "ml-batch-predict", "data": {"instances": [SETOSA]}}
+            reply = post_json(f"{service.url}/v1/jobs", batch, **key)
             assert 202 == reply.status, reply.body
             location, job = reply.headers["location"], reply.json()
             deadline = time.monotonic() + JOB_WAIT
-            while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
+            while job["state"] not in {"completed", "failed"} and time.monotonic() < deadline:
                 time.sleep(0.2)
                 job = http("GET", f"{service.url}{location}").json()
-            assert "succeeded" == job["status"], f"{job}\n{service.worker.output()}"
+            assert "completed" == job["state"], f"{job}\n{service.worker.output()}"
             wait_until(
                 lambda: any(p.name == "celery.queue.length" for p in otlp.metrics),
                 "the API's queue gauge",
