@@ -377,12 +377,13 @@ def test_realtime_variant_streams_a_jobs_completion_over_sse(realtime_services: 
 def test_variant_without_jobs_or_database_passes_its_own_check(
     installed: Callable[..., Path], redis_url: str
 ) -> None:
-    """background_jobs=false and database=none render no worker, no BullMQ/ioredis, no database
-    code or driver, and still check clean with no PostgreSQL at all."""
+    """background_jobs=false and database=none render no worker, no BullMQ, no database code or
+    driver, and still check clean with no PostgreSQL at all. (ioredis ships in every variant: the
+    realtime channel uses it, and one lockfile serves both answers.)"""
     project = installed(**NO_JOBS)
     api = project / "services/api"
     package = json.loads((api / "package.json").read_text())
-    assert not {"bullmq", "ioredis", "kysely", "pg"} & set(package["dependencies"])
+    assert not {"bullmq", "kysely", "pg"} & set(package["dependencies"])
     assert "@types/pg" not in package["devDependencies"]
     assert "migrate" not in package["scripts"]
     assert not (api / "src/worker.ts").exists()
