@@ -420,6 +420,11 @@ REMOVED_ON_PURPOSE = {
     "services/ml/src/app/items.py",
     "services/ml/src/app/api/routes/items.py",
     "services/ml/tests/test_items.py",
+    # The job API's one module per job type (app/jobs/kinds.py lists them) replaces these.
+    "services/api/src/app/jobs/service.py",
+    "services/api/src/app/jobs/work.py",
+    "services/ml/src/app/jobs/service.py",
+    "services/ml/src/app/jobs/work.py",
 }
 # Templates before includes/previous.jinja read the answers file in Copier's temporary copy of the
 # old version too, so updating away from them prints this warning once (later updates are quiet).

@@ -165,7 +165,8 @@ class JobStore:
             job |= {"result": KINDS[record["type"]].result.model_validate(info), "progress": 100}
         elif state is JobState.FAILED:
             # The exception's type only: its message may carry data the client should not see.
-            kind = info.get("exc_type", "Error") if isinstance(info, dict) else "Error"
+            # Celery's result backend gives the exception back rebuilt (`exception_to_python`).
+            kind = type(info).__name__ if isinstance(info, BaseException) else "Error"
             job["failedReason"] = f"The job failed ({kind})."
         if state in FINISHED:
             job["finishedAt"] = _finished_at(meta)
