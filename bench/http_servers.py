@@ -18,6 +18,7 @@ from bench.common import (
     run,
     wait_ready,
 )
+from harness.commands import python_api_command
 from harness.net import free_port
 from harness.toolchain import NODE
 
@@ -232,7 +233,7 @@ def section_python(bench: Bench) -> None:
         port = free_port()
         p = bench.processes.start(
             "python-api-warning",
-            [python, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+            python_api_command(service, port),
             service,
             bench.python_env(LOG_LEVEL="warning", **database),
         )
@@ -264,10 +265,7 @@ def _python_generated(bench: Bench, prefix: str, before: bool, targets: list[Tar
         port = free_port()
         p = bench.processes.start(
             f"{prefix}python-api-memory",
-            [
-                str(memory / ".venv/bin/python"),
-                *("-m", "app", "--host", "127.0.0.1", "--port", str(port)),
-            ],
+            python_api_command(memory, port),
             memory,
             bench.python_env(),
         )
@@ -285,15 +283,7 @@ def _python_generated(bench: Bench, prefix: str, before: bool, targets: list[Tar
     database = bench.database(project)
     p = bench.processes.start(
         f"{prefix}python-api",
-        [
-            str(service / ".venv/bin/python"),
-            "-m",
-            "app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        python_api_command(service, port),
         service,
         bench.python_env(**database),
     )
@@ -365,15 +355,7 @@ def _hybrid_pair(bench: Bench, prefix: str, before: bool) -> list[Target]:
     ml_port = free_port()
     ml = bench.processes.start(
         f"{prefix}hybrid-ml",
-        [
-            str(service / ".venv/bin/python"),
-            "-m",
-            "app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ml_port),
-        ],
+        python_api_command(service, ml_port),
         service,
         bench.python_env(),
     )

@@ -33,6 +33,7 @@ from processes import (
     wait_until,
 )
 
+from harness.commands import python_api_command
 from harness.net import free_port, http, post_json, redis_command
 from harness.toolchain import NODE, tool_env
 
@@ -214,15 +215,7 @@ def cluster(
         ml = project / "services/ml"
         run_once(["uv", "sync", "--locked"], ml)
         port = free_port()
-        command = [
-            str(ml / ".venv/bin/python"),
-            "-m",
-            "app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        command = python_api_command(ml, port)
         cluster.processes.append(
             start_process("ml", command, ml, tool_env({"REDIS_URL": redis.url}), tmp_path)
         )
