@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from app.core.logging import request_id_var
@@ -70,14 +71,15 @@ PROBLEM_RESPONSE: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: 
 
 
 def problem_response(
-    request: Request,
+    request: HTTPConnection,
     status: int,
     detail: str | None = None,
     *,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response for `request` (with the id RequestIdMiddleware gave it)."""
+    """Build a problem+json response for `request` (with the id RequestIdMiddleware gave it), or
+    for a WebSocket handshake that is refused."""
     problem = Problem(
         type="about:blank",
         title=HTTPStatus(status).phrase,
