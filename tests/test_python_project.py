@@ -41,6 +41,14 @@ JOBS_WITHOUT_MODEL = {
     "database": "none",
 }
 HYBRID = {"architecture": "hybrid"}
+# The WebSocket channel with nothing else that needs Redis (no jobs): redis.asyncio alone.
+REALTIME_WITHOUT_JOBS = {
+    "architecture": "python-api",
+    "ml": "none",
+    "background_jobs": False,
+    "database": "none",
+    "realtime": True,
+}
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 # Waits end as soon as the condition holds; the bounds only keep a broken run from hanging.
@@ -333,6 +341,19 @@ def test_service_without_model_passes_its_own_check(
     lock = (service / "uv.lock").read_text()
     assert "onnxruntime" not in lock
     assert "sqlalchemy" not in lock
+
+
+def test_realtime_service_passes_its_own_check(
+    rendered_project: Callable[..., Path], redis_url: str
+) -> None:
+    """With realtime and no jobs, the service (GET /v1/realtime on the Redis of REDIS_URL, served
+    by the real uvicorn to real WebSocket clients in its tests/test_realtime.py) checks clean."""
+    service = installed(rendered_project(**REALTIME_WITHOUT_JOBS) / "services" / "api", redis_url)
+
+    run(["make", "check"], service, env=service_env(redis_url))
+
+    assert (service / "tests" / "test_realtime.py").is_file()
+    assert "celery" not in (service / "uv.lock").read_text()
 
 
 def test_hybrid_renders_the_same_service_at_services_ml(

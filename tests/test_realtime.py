@@ -1,6 +1,7 @@
 """Generated-project tier: the real-time channel (GET /v1/realtime, realtime=yes) across instances.
 
-Two API processes of one architecture run on one private Redis, as two pods would; WebSocket
+Two API processes of one architecture (the Node API, the hybrid gateway, or the Python API of
+python-api) run on one private Redis, as two pods would; WebSocket
 clients are Node's own (harness/realtime_client.mjs), and the slow one is a raw socket that stops
 reading. A burst of notes created through B arrives in order at a client on A; a client that never
 reads is cut off while another keeps up; SIGTERM closes every socket with 1001 and exits 0; after
@@ -41,9 +42,11 @@ pytestmark = pytest.mark.generated
 
 CLIENT = Path(__file__).resolve().parents[1] / "harness" / "realtime_client.mjs"
 # The answers of tests/test_node_project.py and test_hybrid_project.py: a full run installs them once.
+# python-api keeps its notes in memory (each instance its own): the events carry the note itself.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "node-api": {"architecture": "node-api", "realtime": True},
     "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
+    "python-api": {"architecture": "python-api", "realtime": True, "database": "none"},
 }
 BURST = 50
 # Small enough that a client that stops reading overflows it after a few hundred events.
@@ -159,9 +162,13 @@ class Cluster:
     def start_api(self, name: str) -> tuple[Process, int]:
         port = free_port()
         env = tool_env({**self.env, "HOST": "127.0.0.1", "PORT": str(port)})
-        process = start_process(
-            name, [str(NODE), "dist/server.js"], self.project / "services/api", env, self.logs
+        service = self.project / "services/api"
+        command = (
+            python_api_command(service, port)
+            if self.architecture == "python-api"
+            else [str(NODE), "dist/server.js"]
         )
+        process = start_process(name, command, service, env, self.logs)
         self.processes.append(process)
         self.wait_ready(port, process)
         return process, port
@@ -197,19 +204,25 @@ def cluster(
 ) -> Iterator[Cluster]:
     architecture = request.param
     project = rendered_project(**ARCHITECTURES[architecture])
-    run_once(["npm", "ci"], project)
-    run_once(["npm", "run", "build"], project)
+    if architecture == "python-api":
+        run_once(["uv", "sync", "--locked"], project / "services/api")
+    else:
+        run_once(["npm", "ci"], project)
+        run_once(["npm", "run", "build"], project)
     redis = start_private_redis(tmp_path)
     env = {
         "REDIS_URL": redis.url,
-        "DATABASE_URL": create_database(f"realtime_{architecture.replace('-', '_')}"),
         "LOG_LEVEL": "warn",
         "RATE_LIMIT_MAX": "1000000",
         "REALTIME_MAX_BUFFERED_BYTES": str(MAX_BUFFERED_BYTES),
         "REALTIME_CHANNEL": f"test-{uuid.uuid4().hex[:8]}:realtime",
     }
     cluster = Cluster(project, architecture, redis, tmp_path, env)
-    run([str(NODE), "dist/migrate.js"], project / "services/api", env)  # the k8s Job's command
+    if architecture == "python-api":
+        env["JOBS_QUEUE"] = f"realtime-{uuid.uuid4().hex[:8]}"
+    else:
+        env["DATABASE_URL"] = create_database(f"realtime_{architecture.replace('-', '_')}")
+        run([str(NODE), "dist/migrate.js"], project / "services/api", env)  # the k8s Job's command
     if architecture == "hybrid":
         # The gateway is ready once the ML service answers; run the real one.
         ml = project / "services/ml"
