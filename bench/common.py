@@ -41,6 +41,7 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "python-api-memory": {"architecture": "python-api", "database": "none"},
     # bench/realtime.py: the WebSocket channel; notes in memory, so no database is on the path.
     "node-api-realtime": {"architecture": "node-api", "realtime": True, "database": "none"},
+    "python-api-realtime": {"architecture": "python-api", "realtime": True, "database": "none"},
 }
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 PREDICT_BODY = json.dumps({"instances": [SETOSA]})

@@ -1,6 +1,7 @@
 """The real-time channel (GET /v1/realtime, realtime=yes): sockets held and event fan-out latency.
 
-Two Node API instances (A and B) on one Redis, both pinned to the server CPU. On the load CPU, one
+For node-api, then python-api (the same endpoint on FastAPI and uvicorn): two API instances (A
+and B) on one Redis, both pinned to the server CPU. On the load CPU, one
 process (harness/realtime_client.mjs) opens `clients` WebSockets to A and subscribes each to
 `notes`; then notes are created through B one after another, `events` of them, paced so each
 fan-out ends before the next starts. The latency of one delivery is from just before the POST to
@@ -21,6 +22,7 @@ from typing import Any
 
 from bench.common import REPO, Bench, log, wait_ready
 from bench.report import percentile
+from harness.commands import python_api_command
 from harness.net import free_port, post_json
 from harness.toolchain import NODE
 
@@ -67,14 +69,22 @@ class Clients:
 
 
 def section_realtime(bench: Bench) -> None:
+    """Both architectures whose API serves the channel itself; a failure of one is reported and
+    the other still runs."""
+    rows: list[dict[str, Any]] = []
+    for architecture in ("node-api", "python-api"):
+        try:
+            rows.append(measure_realtime(bench, architecture))
+        except Exception as error:  # noqa: BLE001 (reported with the results)
+            bench.error(f"realtime {architecture}", error)
+    bench.results["realtime"] = rows
+
+
+def measure_realtime(bench: Bench, architecture: str) -> dict[str, Any]:
     smoke = bench.settings.smoke
     clients, events, held = (50, 20, 200) if smoke else (1000, 200, 5000)
-    project = bench.project("node-api-realtime")
-    bench.install_node(project)
+    project = bench.project(f"{architecture}-realtime")
     service = project / "services/api"
-    bench.results["versions"]["@fastify/websocket"] = bench.node_version(
-        project, "@fastify/websocket"
-    )
     shared = {
         "REALTIME_CHANNEL": f"{bench.prefix()}:realtime",
         # Every bench socket comes from 127.0.0.1: lift the per-client cap above the test's count.
@@ -82,21 +92,32 @@ def section_realtime(bench: Bench) -> None:
         "LOG_LEVEL": "warn",
     }
     ports = {name: free_port() for name in ("a", "b")}
+    if architecture == "node-api":
+        bench.install_node(project)
+        bench.results["versions"]["@fastify/websocket"] = bench.node_version(
+            project, "@fastify/websocket"
+        )
+        commands = {name: [str(NODE), "dist/server.js"] for name in ports}
+        envs = {name: bench.node_api_env(port, **shared) for name, port in ports.items()}
+    else:
+        bench.install_python(service)
+        bench.results["versions"].update(
+            bench.python_versions(service, "uvicorn", "websockets", "redis")
+        )
+        commands = {name: python_api_command(service, port) for name, port in ports.items()}
+        envs = {name: bench.python_env(**shared) for name in ports}
     servers = {
         name: bench.processes.start(
-            f"realtime-{name}",
-            [str(NODE), "dist/server.js"],
-            service,
-            bench.node_api_env(port, **shared),
+            f"realtime-{architecture}-{name}", commands[name], service, envs[name]
         )
-        for name, port in ports.items()
+        for name in ports
     }
     for name, process in servers.items():
         wait_ready(process, f"http://127.0.0.1:{ports[name]}/readyz")
     url_a = f"ws://127.0.0.1:{ports['a']}/v1/realtime"
     notes_b = f"http://127.0.0.1:{ports['b']}/v1/notes"
 
-    log(f"realtime: {clients} clients on A, {events} notes created through B")
+    log(f"realtime {architecture}: {clients} clients on A, {events} notes created through B")
     fanout = Clients(bench, url_a, clients, expect=clients * events)
     for _ in range(events):
         sent = time.time() * 1000
@@ -106,14 +127,19 @@ def section_realtime(bench: Bench) -> None:
         time.sleep(EVENT_GAP_S)
     samples = fanout.latencies()
 
-    log(f"realtime: {held} sockets held by A")
+    log(f"realtime {architecture}: {held} sockets held by A")
     pid_a = servers["a"].popen.pid
     before = rss_kib(pid_a)
     holding = Clients(bench, url_a, held)
     after = rss_kib(pid_a)
     holding.popen.communicate(timeout=60)  # stdin closed: the sockets close, the process exits
 
+    for server in servers.values():
+        server.popen.terminate()
+        server.popen.wait(timeout=60)
+
     result: dict[str, Any] = {
+        "architecture": architecture,
         "clients": clients,
         "events": events,
         "deliveries": len(samples),
@@ -127,4 +153,4 @@ def section_realtime(bench: Bench) -> None:
         "cpus": os.cpu_count(),
     }
     log(f"realtime: {result}")
-    bench.results["realtime"] = result
+    return result

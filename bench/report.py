@@ -272,10 +272,11 @@ def table(results: dict[str, Any]) -> str:
         for row in results["copier"]:
             lines.append(f"{row['architecture']:<55} {row['copy_s']:>9.2f} {row['update_s']:>9.2f}")
     if results.get("realtime"):
-        rt = results["realtime"]
         lines.append("")
+    for rt in results.get("realtime") or []:
         lines.append(
-            f"realtime: {rt['clients']} WebSocket clients on A, {rt['events']} notes through B: "
+            f"realtime {rt['architecture']}: {rt['clients']} WebSocket clients on A, "
+            f"{rt['events']} notes through B: "
             f"fan-out p50 {rt['fanout_p50_ms']} ms, p99 {rt['fanout_p99_ms']} ms; "
             f"{rt['held_sockets']} sockets held, {rt['kib_per_socket']} KiB each"
         )
