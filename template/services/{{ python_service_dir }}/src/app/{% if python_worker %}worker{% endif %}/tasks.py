@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Task
 from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.utils.dispatch import Signal
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -47,6 +48,9 @@ def _warm_up(**_: object) -> None:
 
 
 logger = logging.getLogger(__name__)
+# Sent with `job_id` and `progress` (percent) each time a job reports progress, after its record
+# has it: for what else wants to hear it (app.worker.realtime, when the project has one).
+job_progress = Signal(name="job_progress")
 # Context tokens of the task running in this process (one at a time: prefetch is 1 per process).
 _TOKENS: dict[str, Token[str | None]] = {}
 
@@ -96,6 +100,11 @@ def _update_record(
         logger.warning("job record not updated", extra={"job_id": job_id, "error": str(error)})
 
 
+def _report_progress(kind: JobKind[Any, Any], job_id: str, percent: int) -> None:
+    _update_record(job_id, progress=percent)
+    job_progress.send(sender=kind.task_name, job_id=job_id, progress=percent)
+
+
 def _task_for(kind: JobKind[Any, Any]) -> Task[Any, Any]:
     """The Celery task that runs `kind`: parses the payload, reports progress, counts attempts."""
 
@@ -107,7 +116,7 @@ def _task_for(kind: JobKind[Any, Any]) -> Task[Any, Any]:
             # A payload that can never succeed fails at once (a ValidationError is not retried).
             result = kind.run(
                 kind.data.model_validate(data),
-                lambda percent: _update_record(job_id, progress=percent),
+                lambda percent: _report_progress(kind, job_id, percent),
             )
         finally:
             _update_record(job_id, attempt_ended=True)
