@@ -31,6 +31,8 @@ class Server(uvicorn.Server):
     the rest (app.core.shutdown)."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connection while the app closes the open ones
         await run_before_server_shutdown()
         await super().shutdown(sockets=sockets)
 
