@@ -50,7 +50,8 @@ def cached_renders(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
 
 # Renders that together hold every optional file: each architecture with the database, jobs
 # and realtime (hybrid, whose services/ml is the python-api service) on, and without database
-# and jobs (so manifests without a worker are built too); deploy on. The answers with a database
+# and jobs (so manifests without a worker are built too), and python-api's real-time channel
+# without jobs (Redis for it alone); deploy on. The answers with a database
 # match the generated-project tests', so a full run renders each once. Used by the render tier's
 # manifest checks (test_k8s) and the lint tier (test_lint).
 COVERING_VARIANTS: dict[str, dict[str, Any]] = {
@@ -65,6 +66,13 @@ COVERING_VARIANTS: dict[str, dict[str, Any]] = {
         "architecture": "python-api",
         "database": "none",
         "background_jobs": False,
+    },
+    # Redis for the WebSocket fan-out alone (python_redis without a worker).
+    "python-api-realtime-no-db-no-jobs": {
+        "architecture": "python-api",
+        "database": "none",
+        "background_jobs": False,
+        "realtime": True,
     },
     "hybrid": {"architecture": "hybrid", "ml": "core", "realtime": True},
     "hybrid-no-db-no-jobs": {
