@@ -83,17 +83,6 @@ def with_database(routes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]
 UV_VARIANTS = with_database(PYTHON_ROUTES)
 
 
-def with_realtime(variants: dict[str, dict[str, str]], *has_jobs: str) -> dict[str, dict[str, str]]:
-    """Each variant, plus a `-realtime` one where realtime changes the routes (jobs present: the
-    variant's name contains one of `has_jobs`)."""
-    result: dict[str, dict[str, str]] = {}
-    for name, answers in variants.items():
-        result[name] = {**answers, "realtime": "false"}
-        if any(marker in name for marker in has_jobs):
-            result[f"{name}-realtime"] = {**answers, "realtime": "true"}
-    return result
-
-
 # node_deps value -> answers. The WebSocket plugin and the Redis client ship in every Node
 # variant (small libraries), so realtime adds no lockfile of its own.
 NPM_VARIANTS = with_database(NODE_ROUTES)
@@ -158,29 +147,19 @@ def ensure_placeholders() -> None:
 
 
 def node_openapi_variants() -> dict[str, dict[str, str]]:
-    # The hybrid gateway has job routes (the ML service's jobs) even without a worker of its own.
-    return with_realtime(
-        {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()},
-        "jobs",
-        "gateway",
-    )
+    # The routes depend on neither the database nor realtime (the WebSocket route is left out
+    # of the documents, the job-events stream ships with every jobs API).
+    return {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()}
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:
     routes = {**PYTHON_ROUTES, ML_SERVICE: HYBRID}
-    return with_realtime(
-        {name: {**answers, "database": "none"} for name, answers in routes.items()},
-        "worker",
-        ML_SERVICE,
-    )
+    return {name: {**answers, "database": "none"} for name, answers in routes.items()}
 
 
 def ml_types() -> dict[str, dict[str, str]]:
     """The ML service's variants that hybrid renders, with the answers that render them."""
-    return {
-        ML_SERVICE: {**HYBRID, "realtime": "false"},
-        f"{ML_SERVICE}-realtime": {**HYBRID, "realtime": "true"},
-    }
+    return {ML_SERVICE: HYBRID}
 
 
 # uv ###############################################################################################

@@ -9,7 +9,7 @@ compared with Python's for every set of options both serve:
 | options                          | Node document (node-api / hybrid gateway) | python-api document |
 |----------------------------------|-------------------------------------------|---------------------|
 | notes                            | node-web                                  | python-web          |
-| notes, digest jobs (+ realtime)  | node-jobs                                 | python-web-worker   |
+| notes, digest jobs              | node-jobs                                 | python-web-worker   |
 | with ML: predictions, ML jobs    | node-*-gateway                            | python-model-worker |
 
 Deprecated operations are not part of it: they are the adapters one architecture keeps for a
@@ -54,9 +54,7 @@ CHECKED_FORMATS = frozenset({"uuid", "date-time"})
 SAME_API: dict[str, str] = {
     "node-web.json": "python-web.json",
     "node-jobs.json": "python-web-worker.json",
-    "node-jobs-realtime.json": "python-web-worker-realtime.json",
     "node-jobs-gateway.json": "python-model-worker.json",
-    "node-jobs-gateway-realtime.json": "python-model-worker-realtime.json",
 }
 
 
@@ -181,22 +179,16 @@ def test_every_document_is_compared() -> None:
     # node-web-gateway*: a hybrid project without background jobs; its gateway serves the ML
     # jobs only, which python-api with a model serves beside its own digest jobs. The ML service's
     # documents describe its internal API (test_the_ml_service_jobs_are_the_gateways below).
-    unpaired = {
-        "node-web-gateway.json",
-        "node-web-gateway-realtime.json",
-        "python-ml-service.json",
-        "python-ml-service-realtime.json",
-    }
+    unpaired = {"node-web-gateway.json", "python-ml-service.json"}
     committed = {path.name for path in OPENAPI.glob("*.json")}
     assert committed - compared == unpaired
 
 
-@pytest.mark.parametrize("realtime", ["", "-realtime"])
-def test_the_ml_service_jobs_are_the_gateways(realtime: str) -> None:
+def test_the_ml_service_jobs_are_the_gateways() -> None:
     """The ML service's internal job routes have the shape of the gateway's public ones (a
     gateway without jobs of its own), which is what lets the gateway pass ML jobs on as they are."""
-    gateway = public_api(f"node-web-gateway{realtime}.json")
-    ml_service = public_api(f"python-ml-service{realtime}.json")
+    gateway = public_api("node-web-gateway.json")
+    ml_service = public_api("python-ml-service.json")
     for operation in ("POST /v1/jobs", "GET /v1/jobs/{id}"):
         found = differences(
             {key: gateway[operation][key] for key in ("parameters", "request")},

@@ -348,7 +348,7 @@ def test_built_api_and_worker_exit_0_on_sigterm(default_services: Services) -> N
 def test_realtime_variant_passes_its_own_check(
     installed: Callable[..., Path], redis_url: str, postgres_url: str
 ) -> None:
-    """realtime=true adds the SSE route and its tests, and the project still checks clean."""
+    """realtime=true adds the WebSocket channel and its tests, and the project still checks clean."""
     project = installed(**REALTIME)
     assert (project / "services/api/src/routes/v1/jobs/events.ts").is_file()
     npm_check(project, redis_url, postgres_url)
