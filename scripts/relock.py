@@ -5,8 +5,11 @@ this repo (uncommitted changes included), runs the real tool in it, and writes t
 with the probe's names replaced by the Jinja expressions the template renders:
 
 - generated/uv/<python_deps>.uv.lock             `uv lock` of the Python service
-- generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`); the hybrid
-                                                  ML service's is python-ml-service.json
+- generated/openapi/python-<python_routes>[-realtime][-oidc].json   its OpenAPI (`python -m
+                                                  app.openapi`); `-oidc` with auth=oidc (security
+                                                  scheme, scopes, 401/403); the hybrid ML
+                                                  service's is python-ml-service[-realtime].json,
+                                                  whatever auth says (it checks no token)
 - generated/npm/<node_deps>.package-lock.json     `npm install --package-lock-only` of the workspaces
 - generated/openapi/node-<node_routes>.json       the Node API's OpenAPI (`npm run openapi`)
 - generated/openapi/python-<variant>.ts           hybrid: the ML service's OpenAPI as TypeScript
@@ -146,15 +149,28 @@ def ensure_placeholders() -> None:
             path.write_text(text)
 
 
+def with_auth(variants: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each variant with auth=none (its name as it was), and with auth=oidc (`-oidc`)."""
+    result: dict[str, dict[str, str]] = {}
+    for name, answers in variants.items():
+        result[name] = {**answers, "auth": "none"}
+        result[f"{name}-oidc"] = {**answers, "auth": "oidc"}
+    return result
+
+
 def node_openapi_variants() -> dict[str, dict[str, str]]:
     # The routes depend on neither the database nor realtime (the WebSocket route is left out
     # of the documents, the job-events stream ships with every jobs API).
-    return {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()}
+    return with_auth(
+        {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()}
+    )
 
 
 def python_openapi_variants() -> dict[str, dict[str, str]]:
-    routes = {**PYTHON_ROUTES, ML_SERVICE: HYBRID}
-    return {name: {**answers, "database": "none"} for name, answers in routes.items()}
+    public = {name: {**answers, "database": "none"} for name, answers in PYTHON_ROUTES.items()}
+    # The ML service checks no token (the gateway does): its documents do not change with auth.
+    ml_service = {ML_SERVICE: {**HYBRID, "database": "none", "auth": "none"}}
+    return {**with_auth(public), **ml_service}
 
 
 def ml_types() -> dict[str, dict[str, str]]:

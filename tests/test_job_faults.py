@@ -135,6 +135,8 @@ def python_stack(service: Path, redis: PrivateRedis, logs: Path, **settings: str
             "REDIS_URL": redis.url,
             "RATE_LIMIT_MAX": "1000000",  # the load of test_shutdown.py comes from one address
             "PYTHONUNBUFFERED": "1",
+            # auth=oidc: every request is this subject (tests/test_auth.py checks real tokens).
+            "AUTH_DEVELOPMENT_SUBJECT": "tier2",
             **settings,
         }
     )

@@ -58,10 +58,13 @@ SHUTDOWN_GRACE = 30.0
 
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The generated service's environment: the test Redis and a private job queue."""
+    """The generated service's environment: the test Redis and a private job queue; with
+    auth=oidc (the default), the development subject in place of a provider (the hostile tokens
+    are tests/test_auth.py's)."""
     return {
         "REDIS_URL": redis_url,
         "JOBS_QUEUE": f"tier2-{uuid.uuid4().hex[:12]}",
+        "AUTH_DEVELOPMENT_SUBJECT": "tier2",
         **extra,
     }
 
@@ -163,7 +166,7 @@ class TestFullService:
             version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
 
         assert [("alembic_version",), ("job_submissions",), ("notes",)] == tables
-        assert ("0004",) == version
+        assert ("0006",) == version  # 0004 and, with auth=oidc, 0005 (note owners) merged
 
     def test_processes_predict_run_jobs_and_answer_problems(
         self, start_service: Callable[..., RunningService]
@@ -379,22 +382,28 @@ def test_hybrid_renders_the_same_service_at_services_ml(
     assert "DATABASE_URL" not in (hybrid / ".env.example").read_text()
     assert "demo-shop-ml" in (hybrid / "uv.lock").read_text()
     ml, api = sources(hybrid), sources(python_api)
-    # The public API serves notes (and the deprecated items) and the `digest` job; the ML service
-    # runs only the model's jobs.
+    # The public API serves notes (and the deprecated items) and the `digest` job, and checks
+    # bearer tokens (auth=oidc); the ML service runs only the model's jobs, and logs the caller
+    # the gateway names.
     public_api = {
         "src/app/notes.py",
         "src/app/parts/store.py",
         "src/app/api/routes/notes.py",
         "src/app/api/routes/items_deprecated.py",
         "src/app/jobs/digest.py",
+        "src/app/core/authentication.py",
+        "src/app/core/settings/auth.py",
+        "src/app/parts/auth.py",
     }
     assert public_api == api.keys() - ml.keys()
-    assert set() == ml.keys() - api.keys()
-    # Only the lists of routers, parts and job types, the title, the rate limit's default and the
-    # telemetry service names differ: the hybrid service is the internal ML service, which hears
-    # only the gateway (one address) and leaves limiting clients to it.
-    differing = [name for name in ml if ml[name] != api[name]]
+    assert {"src/app/parts/enduser.py"} == ml.keys() - api.keys()
+    # Only the lists of routers, parts and job types, who may call (app.api.access), the title,
+    # the rate limit's default and the telemetry service names differ: the hybrid service is the
+    # internal ML service, which hears only the gateway (one address) and leaves limiting clients
+    # and checking tokens to it.
+    differing = [name for name in ml if name in api and ml[name] != api[name]]
     assert differing == [
+        "src/app/api/access.py",
         "src/app/api/main.py",
         "src/app/core/config.py",
         "src/app/core/settings/service.py",

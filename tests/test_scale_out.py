@@ -279,6 +279,8 @@ def test_python_api_scales_out(
             "JOBS_QUEUE": f"scale-{scale.unique}",
             "JOB_RESULT_TTL": "600",  # the results this test leaves in Redis go soon
             "RATE_LIMIT_MAX": "1000000",  # the test polls from one address
+            # auth=oidc: every request is this subject (tests/test_auth.py checks real tokens).
+            "AUTH_DEVELOPMENT_SUBJECT": "tier2",
         }
     )
     run([str(venv / "alembic"), "upgrade", "head"], cwd=service, env=env)  # the k8s Job's command

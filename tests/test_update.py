@@ -307,7 +307,7 @@ FIRST_RELEASE_QUESTIONS = {
     "project_name", "project_slug", "description", "author_name", "author_email", "license",
     "consumers", "realtime", "ml", "team", "priority", "background_jobs", "architecture",
 }  # fmt: skip
-ADDED_QUESTIONS = {"database": "none", "deploy": "none"}
+ADDED_QUESTIONS = {"database": "none", "deploy": "none", "auth": "none"}
 
 
 def asked_questions() -> dict[str, dict[str, Any]]:
@@ -359,7 +359,7 @@ def test_update_of_a_project_that_never_answered_keeps_its_behaviour(
     assert [] == [path for path in after if path.startswith("deploy/")]
     fresh = copy_project(releases, tmp_path / "fresh", "1.1.0", architecture="node-api")
     fresh_answers = yaml.safe_load((fresh / ".copier-answers.yml").read_text())
-    assert {"database": "postgres", "deploy": "kubernetes"} == {
+    assert {"database": "postgres", "deploy": "kubernetes", "auth": "oidc"} == {
         name: fresh_answers[name] for name in ADDED_QUESTIONS
     }
 

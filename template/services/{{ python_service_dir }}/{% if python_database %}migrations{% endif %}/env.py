@@ -23,7 +23,7 @@ if config.config_file_name and config.attributes.get("configure_logger", True):
 
 # The same URL as the app, with the same driver, used synchronously (psycopg 3 does both).
 try:
-    url = driver_url(load_settings().database_url)
+    url = driver_url(load_settings(serving=False).database_url)  # serves no request
 except ConfigurationError as error:
     raise SystemExit(f"error: {error}") from None  # one line naming the variable, as the app
 target_metadata = Base.metadata

@@ -91,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, settings=settings_ref)
     app.add_middleware(SettingsCORSMiddleware, settings=settings_ref)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
+    app.add_middleware(RequestIdMiddleware)  # every response carries the id
+    for part in parts:
+        for middleware in part.middleware:
+            app.add_middleware(middleware)  # outermost: around the access log line too
     for router in routers:
         app.include_router(router, dependencies=json_body_checks(router))
     instrument_app(app)  # OpenTelemetry, when the OTEL_* variables ask for it

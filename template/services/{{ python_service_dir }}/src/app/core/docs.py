@@ -41,6 +41,11 @@ INVALID_REQUEST = (
 )
 # FastAPI's own validation error, which the service never sends (it answers 400 as Node does).
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+# What every route that declares `security` (a scope, app.api.access) may answer.
+ACCESS_ERRORS: dict[str, str] = {
+    "401": "No bearer token, or one that is not valid (WWW-Authenticate says why)",
+    "403": "The token lacks the scope this operation needs",
+}
 # What every route but the probes may answer while the rate limit is on (RATE_LIMIT_ENABLED).
 TOO_MANY_REQUESTS = "This client used up its RATE_LIMIT_MAX requests: retry after Retry-After"
 UNAVAILABLE = "The service is overloaded, or the request outlasted its time: retry later"
@@ -63,6 +68,8 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       route does not: 413 and 415 where it takes a body (`BODY_ERRORS`); on every route but the
       probes, 429 and 503 (REQUEST_TIMEOUT_SECONDS, or a dependency gone). The Node service's
       documents declare the same (src/plugins/external/swagger.ts).
+    - An operation that declares `security` (its scope) answers 401 and 403 problems
+      (`ACCESS_ERRORS`).
     Idempotent: FastAPI caches the document, and this runs on each read of it.
     """
     for name in _FASTAPI_VALIDATION:
@@ -73,6 +80,9 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
                 operation["responses"].setdefault("400", _problem(INVALID_REQUEST))
             if "requestBody" in operation:
                 for status, description in BODY_ERRORS.items():
+                    operation["responses"].setdefault(status, _problem(description))
+            if "security" in operation:
+                for status, description in ACCESS_ERRORS.items():
                     operation["responses"].setdefault(status, _problem(description))
             if path not in RateLimitMiddleware.EXEMPT:
                 operation["responses"].setdefault("429", _problem(TOO_MANY_REQUESTS))

@@ -8,13 +8,14 @@ Adding one is one new module and one line in that list.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from app.core.config import Settings
 
@@ -33,9 +34,12 @@ class Part:
     yields the entries it adds to the lifespan state, which its dependencies read from
     `request.state`. `check(request)` answers /readyz: it returns the check's name ("redis") or
     raises PartUnavailable. `exception_handlers` turn its clients' errors into problems.
+    `middleware`: ASGI middleware classes (taking only the app) that wrap the whole app, outside
+    the service's own, so that what they set holds for its access log line too.
     """
 
     name: str
     open: Callable[[Settings], AbstractAsyncContextManager[Mapping[str, Any]]]
     check: Callable[[Request], Awaitable[str]] | None = None
     exception_handlers: Mapping[type[Exception], ExceptionHandler] = field(default_factory=dict)
+    middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = ()
