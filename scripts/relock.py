@@ -8,7 +8,9 @@ with the probe's names replaced by the Jinja expressions the template renders:
 - generated/openapi/python-<python_routes>.json   its OpenAPI (`python -m app.openapi`); the hybrid
                                                   ML service's is python-ml-service.json
 - generated/npm/<node_deps>.package-lock.json     `npm install --package-lock-only` of the workspaces
-- generated/openapi/node-<node_routes>.json       the Node API's OpenAPI (`npm run openapi`)
+- generated/openapi/node-<node_routes>[-realtime][-oidc].json   the Node API's OpenAPI (`npm run
+                                                  openapi`); `-oidc` with auth=oidc (security
+                                                  scheme, scopes, 401/403 on each operation)
 - generated/openapi/python-<variant>.ts           hybrid: the ML service's OpenAPI as TypeScript
                                                   types (openapi-typescript), for packages/contracts
 
@@ -157,12 +159,23 @@ def ensure_placeholders() -> None:
             path.write_text(text)
 
 
+def with_auth(variants: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each variant with auth=none (its name as it was), and with auth=oidc (`-oidc`)."""
+    result: dict[str, dict[str, str]] = {}
+    for name, answers in variants.items():
+        result[name] = {**answers, "auth": "none"}
+        result[f"{name}-oidc"] = {**answers, "auth": "oidc"}
+    return result
+
+
 def node_openapi_variants() -> dict[str, dict[str, str]]:
     # The hybrid gateway has job routes (the ML service's jobs) even without a worker of its own.
-    return with_realtime(
-        {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()},
-        "jobs",
-        "gateway",
+    return with_auth(
+        with_realtime(
+            {name: {**answers, "database": "none"} for name, answers in NODE_ROUTES.items()},
+            "jobs",
+            "gateway",
+        )
     )
 
 
