@@ -28,6 +28,7 @@ from processes import (
 )
 
 from harness.net import delete_redis_keys, free_port, http, post_json
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -112,6 +113,7 @@ def start_services(project: Path, redis_url: str, database_url: str, logs: Path)
             "DATABASE_URL": database_url,
             "QUEUE_PREFIX": f"pytest-{uuid.uuid4().hex}",
             "LOG_LEVEL": "info",
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
         }
     )
     service_dir = project / "services" / "api"

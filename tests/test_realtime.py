@@ -35,6 +35,7 @@ from processes import (
 
 from harness.commands import python_api_command
 from harness.net import free_port, http, post_json, redis_command
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -158,7 +159,7 @@ class Cluster:
 
     def start_api(self, name: str) -> tuple[Process, int]:
         port = free_port()
-        env = tool_env({**self.env, "HOST": "127.0.0.1", "PORT": str(port)})
+        env = tool_env({**service_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(port)})
         process = start_process(
             name, [str(NODE), "dist/server.js"], self.project / "services/api", env, self.logs
         )
