@@ -125,6 +125,7 @@ class OpenIdProvider:
             f"{self.issuer}/token",
             urllib.parse.urlencode(form).encode(),
             {"content-type": "application/x-www-form-urlencoded"},
+            anonymous=True,
         )
         if reply.status != 200:
             raise RuntimeError(f"the provider refused a token: {reply.status} {reply.body!r}")
@@ -169,6 +170,9 @@ class OpenIdProvider:
         cache = install_provider()
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key))
+        # PyJWT marks a private JWK `key_ops: ["sign"]`; the provider would publish that on the
+        # public key too, and verifiers rightly skip a key that may not `verify`.
+        jwk.pop("key_ops", None)
         jwk.update({"kid": KID, "alg": "RS256", "use": "sig"})
         client_secrets = {client: secrets.token_urlsafe(24) for client in CLIENTS}
         config = {
