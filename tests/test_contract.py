@@ -58,6 +58,13 @@ SAME_API: dict[str, str] = {
     "node-jobs-gateway.json": "python-model-worker.json",
     "node-jobs-gateway-realtime.json": "python-model-worker-realtime.json",
 }
+# auth=oidc: the same pairs, each document with its security scheme, scopes and 401/403.
+SAME_API.update(
+    {
+        node.replace(".json", "-oidc.json"): python.replace(".json", "-oidc.json")
+        for node, python in SAME_API.items()
+    }
+)
 
 
 def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
@@ -115,6 +122,8 @@ def public_operation(document: dict[str, Any], operation: dict[str, Any]) -> dic
     body = operation.get("requestBody", {})
     return {
         "operationId": operation.get("operationId"),
+        # Which token the operation needs (auth=oidc): the scheme and the scope.
+        "security": operation.get("security"),
         "parameters": dict(sorted(parameters.items())),
         "request": {
             media: normalised(document, content.get("schema"), answer=False)
@@ -184,6 +193,8 @@ def test_every_document_is_compared() -> None:
     unpaired = {
         "node-web-gateway.json",
         "node-web-gateway-realtime.json",
+        "node-web-gateway-oidc.json",
+        "node-web-gateway-realtime-oidc.json",
         "python-ml-service.json",
         "python-ml-service-realtime.json",
     }

@@ -30,6 +30,7 @@ PROMPTS = [
     "Architecture to generate. From your answers we recommend",
     "Where does the example domain keep its data?",
     "Where will it run beyond one machine?",
+    "Who may call the API?",
 ]
 # What each guidance question says its answer weighs, on screen with the question.
 WEIGHS = {
