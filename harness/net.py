@@ -17,6 +17,12 @@ from urllib.parse import urlsplit
 default_headers: Callable[[], Mapping[str, str]] | None = None
 
 
+def auth_headers() -> dict[str, str]:
+    """`default_headers` as they are now (a valid token, in the generated-project tiers), for
+    clients other than `http`: raw connections, urllib, schemathesis."""
+    return dict(default_headers()) if default_headers is not None else {}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -450,7 +450,7 @@ def fuzz(service: str, openapi: Path, base_url: str, workdir: Path, examples: in
         "--request-timeout", "30", "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
     # A valid token with every scope (tests/conftest.py), so the fuzz reaches the handlers.
-    for name, value in (net.default_headers() if net.default_headers else {}).items():
+    for name, value in net.auth_headers().items():
         command += ["--header", f"{name}: {value}"]
     # In `workdir`: schemathesis keeps its example database in the working directory.
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)

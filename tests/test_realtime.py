@@ -57,7 +57,7 @@ WAIT = 60.0
 def authorization() -> dict[str, str]:
     """The session's valid token (tests/conftest.py), for handshakes that do not go through
     harness/net.py's `http`."""
-    return dict(net.default_headers()) if net.default_headers else {}
+    return net.auth_headers()
 
 
 def with_token(url: str) -> str:
