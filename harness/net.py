@@ -6,10 +6,21 @@ from __future__ import annotations
 import http.client as httpclient
 import json
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+# Headers every request of `http` carries unless it passes its own (or `anonymous=True`): the
+# generated-project tiers set a valid bearer token here (tests/conftest.py), so every tier talks to
+# APIs with authentication on.
+default_headers: Callable[[], Mapping[str, str]] | None = None
+
+
+def auth_headers() -> dict[str, str]:
+    """`default_headers` as they are now (a valid token, in the generated-project tiers), for
+    clients other than `http`: raw connections, urllib, schemathesis."""
+    return dict(default_headers()) if default_headers is not None else {}
 
 
 def free_port() -> int:
@@ -42,13 +53,18 @@ def http(
     headers: Mapping[str, str] | None = None,
     timeout: float = 30,
     source: str | None = None,
+    anonymous: bool = False,
 ) -> Reply:
     """One HTTP request; error statuses are answers too (only connection failures raise).
 
     A server may answer (413) and close before it has read a large body: the send then fails
     with a broken pipe, but the answer is already there to read. `source` is the local address
-    to send from: any of 127.0.0.0/8 makes another client on loopback.
+    to send from: any of 127.0.0.0/8 makes another client on loopback. `default_headers` are
+    added to the ones given (which win), unless `anonymous`.
     """
+    given = {name.lower(): value for name, value in (headers or {}).items()}
+    if default_headers is not None and not anonymous:
+        given = {**{k.lower(): v for k, v in default_headers().items()}, **given}
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     conn = httpclient.HTTPConnection(
@@ -59,7 +75,7 @@ def http(
     )
     try:
         try:
-            conn.request(method, path or "/", body, dict(headers or {}))
+            conn.request(method, path or "/", body, given)
         except (BrokenPipeError, ConnectionResetError):
             pass
         response = conn.getresponse()

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from pytest_copie.plugin import Copie
 
+from harness import net, oidc
 from harness.databases import drop_databases, new_database
 from harness.repo import BASE_ANSWERS, TEMPLATE_ROOT, commit_all, git, render
 from harness.toolchain import tool_env
@@ -82,6 +83,7 @@ COVERING_VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 
+
 @pytest.fixture(scope="session")
 def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """One render per variant for the whole run, shared by the generated-project tests.
@@ -128,6 +130,28 @@ def run_once(command: list[str], cwd: Path, env: Mapping[str, str] | None = None
     if key not in _RUN_ONCE:
         run(command, cwd, env)
         _RUN_ONCE.add(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def oidc_provider(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[oidc.OpenIdProvider | None]:
+    """A real OpenID provider (harness/oidc.py) for the whole run, when it runs any generated-
+    project test: every API the tests start gets its OIDC_ISSUER_URL and OIDC_AUDIENCE
+    (tests/processes.py), and every request of harness/net.py's `http` carries a valid token
+    with every scope unless it sends its own (or `anonymous=True`). The render tier starts none.
+    """
+    if not any(item.get_closest_marker("generated") for item in request.session.items):
+        yield None
+        return
+    with oidc.OpenIdProvider.start(tmp_path_factory.mktemp("oidc-provider")) as provider:
+        oidc.active = provider
+        net.default_headers = lambda: {"authorization": f"Bearer {provider.token()}"}
+        try:
+            yield provider
+        finally:
+            oidc.active = None
+            net.default_headers = None
 
 
 @pytest.fixture(scope="session")

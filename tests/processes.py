@@ -25,7 +25,9 @@ from typing import Any
 import pytest
 from conftest import run, run_once
 
+from harness import net
 from harness.net import Reply, delete_redis_keys, free_port, http, redis_command
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 # A README's "Try it" block: `curl` lines against $API, with `<id>` where an earlier answer's id goes.
@@ -388,7 +390,9 @@ def start_node_service(project: Path, name: str, logs: Path, env: Mapping[str, s
         name,
         [str(NODE), "dist/server.js"],
         project / "services/api",
-        tool_env({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warn", **env}),
+        tool_env(
+            {"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warn", **service_env(), **env}
+        ),
         logs,
         name.replace("/", "-"),
     )
@@ -405,7 +409,7 @@ def start_python_service(
         name,
         [str(python), "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
         service_dir,
-        tool_env({"LOG_LEVEL": "warning", **env}),
+        tool_env({"LOG_LEVEL": "warning", **service_env(), **env}),
         logs,
         name.replace("/", "-"),
     )
@@ -445,6 +449,9 @@ def fuzz(service: str, openapi: Path, base_url: str, workdir: Path, examples: in
         "--checks", FUZZ_CHECKS, "--max-examples", str(examples), "--workers", "1",
         "--request-timeout", "30", "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
+    # A valid token with every scope (tests/conftest.py), so the fuzz reaches the handlers.
+    for name, value in net.auth_headers().items():
+        command += ["--header", f"{name}: {value}"]
     # In `workdir`: schemathesis keeps its example database in the working directory.
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
     output = result.stdout + result.stderr

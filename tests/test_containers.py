@@ -36,6 +36,7 @@ from standins import DOCKER, build_network, docker, ensure_standins, require_doc
 from test_k8s import containers, kustomize, workloads
 
 from harness.net import delete_redis_keys, free_port, http, post_json
+from harness.oidc import service_env
 
 pytestmark = [pytest.mark.generated, pytest.mark.containers]
 
@@ -247,6 +248,8 @@ def deploy(
                 environment["DATABASE_URL"] = database
             if "ML_SERVICE_URL" in environment:
                 environment["ML_SERVICE_URL"] = deployment.urls["ml"]
+            # compose's placeholder issuer: the session's real provider instead (host network).
+            environment.update({k: v for k, v in service_env().items() if k in environment})
             if service in ports:
                 environment.update(HOST="127.0.0.1", PORT=str(ports[service]))
             # Jobs of this test only, whatever else uses the Redis.

@@ -56,6 +56,13 @@ SAME_API: dict[str, str] = {
     "node-jobs.json": "python-web-worker.json",
     "node-jobs-gateway.json": "python-model-worker.json",
 }
+# auth=oidc: the same pairs, each document with its security scheme, scopes and 401/403.
+SAME_API.update(
+    {
+        node.replace(".json", "-oidc.json"): python.replace(".json", "-oidc.json")
+        for node, python in SAME_API.items()
+    }
+)
 
 
 def normalised(document: dict[str, Any], schema: Any, *, answer: bool) -> Any:
@@ -113,6 +120,8 @@ def public_operation(document: dict[str, Any], operation: dict[str, Any]) -> dic
     body = operation.get("requestBody", {})
     return {
         "operationId": operation.get("operationId"),
+        # Which token the operation needs (auth=oidc): the scheme and the scope.
+        "security": operation.get("security"),
         "parameters": dict(sorted(parameters.items())),
         "request": {
             media: normalised(document, content.get("schema"), answer=False)
@@ -179,7 +188,7 @@ def test_every_document_is_compared() -> None:
     # node-web-gateway*: a hybrid project without background jobs; its gateway serves the ML
     # jobs only, which python-api with a model serves beside its own digest jobs. The ML service's
     # documents describe its internal API (test_the_ml_service_jobs_are_the_gateways below).
-    unpaired = {"node-web-gateway.json", "python-ml-service.json"}
+    unpaired = {"node-web-gateway.json", "node-web-gateway-oidc.json", "python-ml-service.json"}
     committed = {path.name for path in OPENAPI.glob("*.json")}
     assert committed - compared == unpaired
 

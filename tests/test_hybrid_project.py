@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run, run_once
+from otlp import OtlpReceiver, Span
 from processes import (
     Process,
     outputs,
@@ -31,10 +32,10 @@ from processes import (
     stop_all,
     wait_until,
 )
-from otlp import OtlpReceiver, Span
 
 from harness.commands import celery_worker_command
 from harness.net import Reply, delete_redis_keys, free_port, http, post_json
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -146,6 +147,7 @@ def hybrid(
             "LOG_LEVEL": "info",
             "ML_SERVICE_URL": ml_url,
             "DATABASE_URL": gateway_database,
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
             **telemetry,
         }
     )

@@ -32,6 +32,7 @@ from test_node_project import expected_digest
 
 from harness.commands import celery_worker_command
 from harness.net import free_port, http, post_json
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -121,6 +122,7 @@ def node_stack(service: Path, redis: PrivateRedis, logs: Path, **settings: str) 
             "REDIS_URL": redis.url,
             "LOG_LEVEL": "info",
             "RATE_LIMIT_MAX": "1000000",  # the load of test_shutdown.py comes from one address
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
             **settings,
         }
     )
@@ -135,8 +137,7 @@ def python_stack(service: Path, redis: PrivateRedis, logs: Path, **settings: str
             "REDIS_URL": redis.url,
             "RATE_LIMIT_MAX": "1000000",  # the load of test_shutdown.py comes from one address
             "PYTHONUNBUFFERED": "1",
-            # auth=oidc: every request is this subject (tests/test_auth.py checks real tokens).
-            "AUTH_DEVELOPMENT_SUBJECT": "tier2",
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
             **settings,
         }
     )

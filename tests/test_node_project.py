@@ -27,7 +27,8 @@ from processes import (
     wait_until,
 )
 
-from harness.net import delete_redis_keys, free_port, http, post_json
+from harness.net import auth_headers, delete_redis_keys, free_port, http, post_json
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -112,6 +113,7 @@ def start_services(project: Path, redis_url: str, database_url: str, logs: Path)
             "DATABASE_URL": database_url,
             "QUEUE_PREFIX": f"pytest-{uuid.uuid4().hex}",
             "LOG_LEVEL": "info",
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
         }
     )
     service_dir = project / "services" / "api"
@@ -360,7 +362,9 @@ def test_realtime_variant_streams_a_jobs_completion_over_sse(realtime_services: 
     job = post_json(
         f"{realtime_services.base_url}/v1/jobs", {"type": "digest", "data": data}
     ).json()
-    request = urllib.request.Request(f"{realtime_services.base_url}/v1/jobs/{job['id']}/events")
+    request = urllib.request.Request(
+        f"{realtime_services.base_url}/v1/jobs/{job['id']}/events", headers=auth_headers()
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         stream = response.read().decode()  # the server ends the stream after the last event

@@ -25,6 +25,7 @@ from processes import (
     wait_until,
 )
 
+from harness import oidc
 from harness.commands import celery_worker_command
 from harness.net import free_port, http, post_json
 from harness.toolchain import tool_env
@@ -58,13 +59,12 @@ SHUTDOWN_GRACE = 30.0
 
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The generated service's environment: the test Redis and a private job queue; with
-    auth=oidc (the default), the development subject in place of a provider (the hostile tokens
-    are tests/test_auth.py's)."""
+    """The generated service's environment: the test Redis, a private job queue and, with
+    auth=oidc (the default), the session's OpenID provider (tests/conftest.py)."""
     return {
         "REDIS_URL": redis_url,
         "JOBS_QUEUE": f"tier2-{uuid.uuid4().hex[:12]}",
-        "AUTH_DEVELOPMENT_SUBJECT": "tier2",
+        **oidc.service_env(),
         **extra,
     }
 

@@ -34,8 +34,10 @@ from processes import (
     wait_until,
 )
 
+from harness import net
 from harness.commands import python_api_command
 from harness.net import free_port, http, post_json, redis_command
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -55,6 +57,21 @@ MAX_BUFFERED_BYTES = 65_536
 WAIT = 60.0
 
 
+def authorization() -> dict[str, str]:
+    """The session's valid token (tests/conftest.py), for handshakes that do not go through
+    harness/net.py's `http`."""
+    return net.auth_headers()
+
+
+def with_token(url: str) -> str:
+    """`url` with the session's token as `access_token` (RFC 6750 section 2.3), as a browser
+    sends it: Node's WebSocket, like a browser's, sets no Authorization header."""
+    header = authorization().get("authorization", "")
+    if not header.startswith("Bearer "):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}access_token={header.removeprefix('Bearer ')}"
+
+
 @dataclass
 class Client:
     """One harness/realtime_client.mjs process: its JSON lines, read by a thread into a queue."""
@@ -65,7 +82,7 @@ class Client:
     @classmethod
     def start(cls, url: str, topic: str) -> Client:
         popen = subprocess.Popen(
-            [str(NODE), str(CLIENT), url, topic],
+            [str(NODE), str(CLIENT), with_token(url), topic],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -115,7 +132,8 @@ class SilentClient:
             (
                 f"GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                + "".join(f"{name}: {value}\r\n" for name, value in authorization().items())
+                + "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
         answer = b""
@@ -161,7 +179,7 @@ class Cluster:
 
     def start_api(self, name: str) -> tuple[Process, int]:
         port = free_port()
-        env = tool_env({**self.env, "HOST": "127.0.0.1", "PORT": str(port)})
+        env = tool_env({**service_env(), **self.env, "HOST": "127.0.0.1", "PORT": str(port)})
         service = self.project / "services/api"
         command = (
             python_api_command(service, port)

@@ -295,6 +295,8 @@ HONEST_DOCS: dict[str, dict[str, Any]] = {
         "database": "none",
     },
     "python-api-internal": {"architecture": "python-api", "consumers": "internal", "ml": "core"},
+    "node-api-open": {"architecture": "node-api", "auth": "none"},
+    "hybrid-open": {"architecture": "hybrid", "ml": "core", "auth": "none"},
 }
 
 
@@ -302,17 +304,31 @@ HONEST_DOCS: dict[str, dict[str, Any]] = {
 def test_adr_and_security_say_what_the_project_does_and_does_not(
     rendered_project: Callable[..., Path], name: str
 ) -> None:
-    """No authentication, no TLS and (when so) no persistence are stated; nothing more is claimed."""
-    answers = {"consumers": "typescript-web", "database": "postgres", **HONEST_DOCS[name]}
+    """Authentication (or, with auth=none, that the API is open), no TLS and (when so) no
+    persistence are stated; nothing more is claimed."""
+    answers = {
+        "consumers": "typescript-web",
+        "database": "postgres",
+        "auth": "oidc",
+        **HONEST_DOCS[name],
+    }
     project = rendered_project(**HONEST_DOCS[name])
     adr = " ".join((project / "docs/adr/0001-architecture.md").read_text().split())
     security = " ".join((project / "SECURITY.md").read_text().split())
-    assert "No authentication or authorisation." in security
+    if answers["auth"] == "none":
+        assert "No authentication or authorisation: the API is open." in security
+        assert "No authentication: the API is open" in adr
+    else:
+        assert "No user accounts of its own." in security
+        assert "## Authentication" in security and "OIDC_ISSUER_URL" in security
+        assert "Callers authenticate with bearer tokens from our OpenID provider" in adr
+        hybrid_oidc = answers["architecture"] == "hybrid"
+        assert ("## Identity behind the gateway" in adr) == hybrid_oidc
+        assert ("X-Enduser-Id" in security) == hybrid_oidc
     assert "No TLS." in security
     assert ("No persistence." in security) == (answers["database"] == "none")
     hybrid = answers["architecture"] == "hybrid"
     assert ("between the gateway and the ML service" in security) == hybrid
-    assert "No authentication yet" in adr
     assert "owns users" not in adr
     shares_contracts = answers["consumers"] == "typescript-web" and answers["architecture"] != (
         "python-api"

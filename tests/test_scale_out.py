@@ -21,6 +21,7 @@ from processes import Process, outputs, start_process, stop_all, wait_until
 
 from harness.commands import celery_worker_command
 from harness.net import Reply, delete_redis_keys, free_port, http, post_json, redis_command
+from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
 
 pytestmark = pytest.mark.generated
@@ -247,6 +248,7 @@ def test_node_api_scales_out(
             "DATABASE_URL": create_database("scale_node"),
             "HOST": "127.0.0.1",
             "QUEUE_PREFIX": f"scale-{scale.unique}",
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
         }
     )
     run(node("dist/migrate.js"), cwd=api_dir, env=env)  # the k8s migration Job's command
@@ -279,8 +281,7 @@ def test_python_api_scales_out(
             "JOBS_QUEUE": f"scale-{scale.unique}",
             "JOB_RESULT_TTL": "600",  # the results this test leaves in Redis go soon
             "RATE_LIMIT_MAX": "1000000",  # the test polls from one address
-            # auth=oidc: every request is this subject (tests/test_auth.py checks real tokens).
-            "AUTH_DEVELOPMENT_SUBJECT": "tier2",
+            **service_env(),  # the session's OpenID provider (tests/conftest.py)
         }
     )
     run([str(venv / "alembic"), "upgrade", "head"], cwd=service, env=env)  # the k8s Job's command
@@ -313,6 +314,7 @@ def test_hybrid_scales_out(
             "DATABASE_URL": create_database("scale_hybrid"),
             "HOST": "127.0.0.1",
             "QUEUE_PREFIX": f"scale-{scale.unique}",
+            **service_env(),
         }
     )
     ml_env = tool_env(

@@ -37,6 +37,8 @@ from test_job_faults import (
     wait_for_worker,
 )
 
+from harness.net import auth_headers
+
 pytestmark = pytest.mark.generated
 
 __all__ = ["node_service", "python_service", "redis", "stacks"]  # fixtures, used by name
@@ -111,7 +113,11 @@ class Load:
                 conn = None
 
     def _send(self, conn: httpclient.HTTPConnection, request_id: int) -> str:
-        headers = {"content-type": "application/json", "x-request-id": f"load-{request_id}"}
+        headers = {
+            **auth_headers(),  # a valid token (tests/conftest.py)
+            "content-type": "application/json",
+            "x-request-id": f"load-{request_id}",
+        }
         try:
             conn.request("POST", self.path, json.dumps(self.body(request_id)), headers)
             response = conn.getresponse()

@@ -283,6 +283,28 @@ def test_database_is_added_by_update_without_losing_anything(
     assert "DATABASE_URL" in after["compose.yaml"].decode()
 
 
+AUTH_FILE = "services/api/src/plugins/app/authentication.ts"
+AUTH_MIGRATION = "services/api/src/database/migrations/0003-add-note-owners.ts"
+
+
+def test_authentication_is_added_by_update_with_data_auth_oidc(
+    releases: Path, tmp_path: Path
+) -> None:
+    """A project from before the question keeps auth=none on update; `--data auth=oidc` then
+    adds the plugin, the owner migration and the settings, losing nothing."""
+    answers = {**ADDED_QUESTIONS, "database": "postgres"}
+    project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="node-api", **answers)
+    before = tree(project)
+    update_project(project, "1.1.0", auth="oidc")
+    after = tree(project)
+    assert set() == set(before) - set(after)
+    assert {AUTH_FILE, AUTH_MIGRATION} <= set(after)
+    assert "oidc" == yaml.safe_load(after[".copier-answers.yml"])["auth"]
+    assert "OIDC_ISSUER_URL" in after["compose.yaml"].decode()
+    assert "AUTH_DEVELOPMENT_SUBJECT=dev" in after["services/api/.env.example"].decode()
+    assert [] == [path for path, text in after.items() if CONFLICT.search(text)]
+
+
 def test_removing_the_database_by_update_is_refused(releases: Path, tmp_path: Path) -> None:
     """postgres -> none would delete the migrations: refused, with what to do, nothing written."""
     project = copy_project(releases, tmp_path / "p", "1.0.0", architecture="node-api")
@@ -357,6 +379,8 @@ def test_update_of_a_project_that_never_answered_keeps_its_behaviour(
     assert set() == set(before) - set(after)
     assert [] == [path for path in after if path.startswith(DATABASE_FILES["node-api"])]
     assert [] == [path for path in after if path.startswith("deploy/")]
+    assert AUTH_FILE not in after
+    assert "the API is open" in after["SECURITY.md"].decode()
     fresh = copy_project(releases, tmp_path / "fresh", "1.1.0", architecture="node-api")
     fresh_answers = yaml.safe_load((fresh / ".copier-answers.yml").read_text())
     assert {"database": "postgres", "deploy": "kubernetes", "auth": "oidc"} == {

@@ -6,16 +6,23 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { loggerOptions } from './logger.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
-let config: Config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
+/** A setting is missing or invalid (loadConfig, or a plugin's own check): one line, exit 1. */
+function refuseToStart(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`error: ${error.message}`);
   process.exit(1);
 }
 
-const app = await buildApp(config, { logger: loggerOptions(config.LOG_LEVEL) });
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  refuseToStart(error);
+}
+
+const app = await buildApp(config, { logger: loggerOptions(config.LOG_LEVEL) }).catch(
+  refuseToStart,
+);
 
 // On SIGINT/SIGTERM: stop accepting connections, let in-flight requests finish, close the queue
 // connections (app.close runs every onClose hook), flush telemetry, then exit 0; exit 1 if that takes longer than

@@ -40,9 +40,13 @@ function isTimeout(error: unknown): boolean {
   );
 }
 
-/** What a call carries to the ML service (and its logs): the caller's request id. */
+/**
+ * What a call carries to the ML service (and its logs): the caller's request id and, when the
+ * gateway authenticated the caller, its subject (header X-Enduser-Id).
+ */
 export interface CallContext {
   requestId: string;
+  enduserId?: string | undefined;
 }
 
 /** The JSON body of an answer of the ML service, typed from its OpenAPI document. */
@@ -135,7 +139,10 @@ export function createMlClient(config: Config): MlClient {
   async function attempt<T>(context: CallContext, operation: (init: CallInit) => Promise<T>) {
     for (let retry = 0; ; retry++) {
       const init = {
-        headers: { 'x-request-id': context.requestId },
+        headers: {
+          'x-request-id': context.requestId,
+          ...(context.enduserId === undefined ? {} : { 'x-enduser-id': context.enduserId }),
+        },
         signal: AbortSignal.timeout(config.ML_TIMEOUT_MS),
       };
       try {
