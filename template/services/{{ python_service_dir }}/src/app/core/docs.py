@@ -58,9 +58,9 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
       (app.core.errors), but FastAPI files the model's schema under the route's own media type
       (application/json, or text/event-stream): move it to application/problem+json.
     - FastAPI documents a server-sent-events route with `itemSchema` (one event), an OpenAPI 3.2
-      keyword that 3.1 tools reject. 3.1 has only `schema`, for the whole content, where "a
-      complete event stream can be modeled as if it were a JSON array" of the events (OpenAPI
-      Media Type Registry, text/event-stream): `{"type": "array", "items": <the event>}`.
+      keyword that 3.1 tools reject. In 3.1 the media type's `schema` describes one event (as
+      `itemSchema` does in 3.2; schemathesis validates each event of a stream against it), so
+      the event's schema moves there.
     - A request that fails validation is a 400 (as on the Node service), never FastAPI's 422:
       the 422 FastAPI adds to each route with a body or parameters becomes a 400 problem, and
       its HTTPValidationError schemas go.
@@ -95,8 +95,7 @@ def contract_document(document: dict[str, Any]) -> dict[str, Any]:
                 content.clear()
                 content[PROBLEM_JSON] = {"schema": schema} if schema else {}
             elif status.startswith("2") and "itemSchema" in content.get(EVENT_STREAM, {}):
-                event = content[EVENT_STREAM].pop("itemSchema")
-                content[EVENT_STREAM]["schema"] = {"type": "array", "items": event}
+                content[EVENT_STREAM]["schema"] = content[EVENT_STREAM].pop("itemSchema")
     return document
 
 
