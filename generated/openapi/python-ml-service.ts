@@ -751,7 +751,7 @@ export interface operations {
                         event?: string;
                         id?: string;
                         retry?: number;
-                    }[];
+                    };
                 };
             };
             /** @description The request is invalid: a field of the body, the query or the path (see `errors`), malformed JSON, or a body that is not Unicode text (RFC 8259 §8) */
