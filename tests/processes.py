@@ -26,6 +26,7 @@ import pytest
 from conftest import run, run_once
 
 from harness import net
+from harness.commands import celery_worker_command
 from harness.net import Reply, delete_redis_keys, free_port, http, redis_command
 from harness.oidc import service_env
 from harness.toolchain import NODE, tool_env
@@ -289,7 +290,8 @@ def start_private_redis(tmp_path: Path) -> PrivateRedis:
 
 # The renders the services come from: with PostgreSQL (the default), so requests reach the
 # database paths; node-api and python-api are the renders the other generated-project tests
-# install. Without realtime: an event stream of a job no worker runs would hold a request open.
+# install. Their workers run too: a job's event stream (GET /v1/jobs/{id}/events) ends when the
+# job does, so a job nobody runs would hold the fuzz's request open until its timeout.
 SERVICE_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "node-api": {"architecture": "node-api"},
     "python-api": {"architecture": "python-api", "ml": "core"},
@@ -335,6 +337,7 @@ class RunningServices:
         self._logs = logs
         self._env = {"RATE_LIMIT_MAX": "1000000", **(env or {})}
         self._running: dict[str, Service] = {}
+        self._workers: dict[str, list[Process]] = {}
         self._prefixes: list[str] = []
 
     def __call__(self, name: str) -> Service:
@@ -342,8 +345,13 @@ class RunningServices:
             self._start(name.split("/")[0])
         return self._running[name]
 
+    def workers(self, name: str) -> list[Process]:
+        """The job workers running beside `name`'s architecture (none without jobs)."""
+        return self._workers.get(name.split("/")[0], [])
+
     def stop(self) -> None:
-        stop_all([service.process for service in self._running.values()])
+        workers = [worker for started in self._workers.values() for worker in started]
+        stop_all([service.process for service in self._running.values()] + workers)
         for prefix in self._prefixes:
             delete_redis_keys(self._redis_url, f"{prefix}*")
 
@@ -358,6 +366,7 @@ class RunningServices:
         # has none), migrated as the image's command does.
         database = {"DATABASE_URL": self._create_database(f"svc_{architecture}")}
         started = []
+        workers = self._workers.setdefault(architecture, [])
         python_dir = {"python-api": "api", "hybrid": "ml"}.get(architecture)
         if python_dir:
             service_dir = project / "services" / python_dir
@@ -367,6 +376,12 @@ class RunningServices:
                 python_env.update(database)
             name = f"{architecture}/{python_dir}"
             started.append(start_python_service(service_dir, name, logs, python_env))
+            if (service_dir / "src/app/worker").is_dir():
+                celery = celery_worker_command(service_dir, architecture)
+                celery_env = tool_env({**service_env(), **python_env})
+                workers.append(
+                    start_process(f"{name} worker", celery, service_dir, celery_env, logs, "celery")
+                )
             node_env["ML_SERVICE_URL"] = started[-1].url
         if architecture != "python-api":
             run_once(["npm", "ci"], project)
@@ -374,6 +389,15 @@ class RunningServices:
             run([str(NODE), "dist/migrate.js"], project / "services/api", database)
             node_env.update(database)
             started.append(start_node_service(project, f"{architecture}/api", logs, node_env))
+            if (project / "services/api/dist/worker.js").exists():
+                worker = [str(NODE), "dist/worker.js"]
+                worker_env = tool_env({"LOG_LEVEL": "warn", **service_env(), **node_env})
+                workers.append(
+                    start_process(
+                        f"{architecture}/api worker", worker, project / "services/api",
+                        worker_env, logs, "worker",
+                    )
+                )
         for service in started:
             ready = f"{service.url}/readyz"
             wait_until(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import SERVICES, Service, fuzz
+from processes import SERVICES, RunningServices, Service, fuzz
 
 from harness.net import Reply, http
 
@@ -34,7 +34,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_schemathesis_finds_no_5xx_and_no_response_outside_the_schema(
-    services: Callable[[str], Service], tmp_path: Path, name: str
+    services: RunningServices, tmp_path: Path, name: str
 ) -> None:
     """Every operation of the committed OpenAPI document, fed generated valid and invalid input,
     never answers 5xx and always answers what the document declares."""
@@ -45,6 +45,9 @@ def test_schemathesis_finds_no_5xx_and_no_response_outside_the_schema(
     print(f"\nfuzz {report.summary()}")
     assert report.cases > 0, report.output[-4000:]
     assert [] == report.problems, f"{report.output[-6000:]}\n{service.process.output()}"
+    # The jobs the fuzz submitted ran on the architecture's workers, and none took one down.
+    for worker in services.workers(name):
+        assert worker.running(), worker.output()
 
 
 # Hostile bodies ###################################################################################
