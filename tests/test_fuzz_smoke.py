@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,9 @@ from harness.net import Reply, http
 pytestmark = pytest.mark.generated
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+# A warning the runtime printed: Node's `(node:<pid>) [FSTDEP023] FastifyDeprecation: ...` or
+# `(node:<pid>) Warning: ...`, Python's `<file>:<line>: DeprecationWarning: ...`.
+RUNTIME_WARNING = re.compile(r"^\(node:\d+\) .*$|^.*\b[A-Z]\w*Warning: .*$", re.MULTILINE)
 
 
 # The fuzz #########################################################################################
@@ -48,6 +52,9 @@ def test_schemathesis_finds_no_5xx_and_no_response_outside_the_schema(
     # The jobs the fuzz submitted ran on the architecture's workers, and none took one down.
     for worker in services.workers(name):
         assert worker.running(), worker.output()
+    # Nor did the runtime warn of anything (a deprecation today breaks at the next major).
+    for process in [service.process, *services.workers(name)]:
+        assert [] == RUNTIME_WARNING.findall(process.output()), process.output()[-4000:]
 
 
 # Hostile bodies ###################################################################################
