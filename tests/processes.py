@@ -389,15 +389,12 @@ class RunningServices:
             run([str(NODE), "dist/migrate.js"], project / "services/api", database)
             node_env.update(database)
             started.append(start_node_service(project, f"{architecture}/api", logs, node_env))
-            if (project / "services/api/dist/worker.js").exists():
+            api_dir = project / "services/api"
+            if (api_dir / "dist/worker.js").exists():
                 worker = [str(NODE), "dist/worker.js"]
                 worker_env = tool_env({"LOG_LEVEL": "warn", **service_env(), **node_env})
-                workers.append(
-                    start_process(
-                        f"{architecture}/api worker", worker, project / "services/api",
-                        worker_env, logs, "worker",
-                    )
-                )
+                label = f"{architecture}/api worker"
+                workers.append(start_process(label, worker, api_dir, worker_env, logs, "worker"))
         for service in started:
             ready = f"{service.url}/readyz"
             wait_until(

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from app.core.config import ConfigurationError, load_settings
+from app.core.logging import configure_logging
 from app.core.settings.service import SHUTDOWN_GRACE_SECONDS
 from app.core.shutdown import run_before_server_shutdown
 
@@ -52,6 +53,8 @@ def main() -> None:
         settings = load_settings()
     except ConfigurationError as error:
         sys.exit(f"error: {error}")
+    # JSON from the first line: uvicorn's own start-up lines go through the app's handler too.
+    configure_logging(settings.log_level)
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, signal.SIG_IGN)  # uvicorn installs its own while it serves
     trusted = settings.trust_proxy
@@ -59,6 +62,7 @@ def main() -> None:
         "host": args.host,
         "port": args.port,
         "access_log": False,  # app.core.middleware logs each request, with its id
+        "log_config": None,  # configured above (app.core.logging), not uvicorn's plain text
         # X-Forwarded-For and X-Forwarded-Proto, from the TRUST_PROXY addresses only.
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or None,
