@@ -65,8 +65,8 @@ def _freeze_startup_objects() -> None:
     """Move everything built so far (modules, the app, the parts' clients, the model), which lives
     as long as the process, out of the cyclic garbage collector's reach (`gc.freeze`), so that its
     full collections scan only what requests create. Their pauses were the p99 of every route:
-    measured with bench/bench.sh on 2 cores, `/healthz` at 50 connections went from a p99 of 66 ms
-    to 10 ms and from 5,500 to 7,500 req/s."""
+    measured with wrk at 50 connections on 2 cores, `/healthz` went from a p99 of 74 ms to 10 ms,
+    and the PostgreSQL read by id from 151 ms to 49 ms."""
     gc.freeze()
 
 
