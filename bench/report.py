@@ -196,6 +196,26 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far, in clock ticks, per state of the `cpu` line of /proc/stat
+    (proc(5): user, nice, system, idle, iowait, irq, softirq, steal, ...); [] where unreadable."""
+    with contextlib.suppress(OSError, ValueError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        if fields[0] == "cpu":
+            return [int(value) for value in fields[1:]]
+    return []
+
+
+def steal_percent(before: list[int], after: list[int]) -> float | None:
+    """Share of the machine's CPU time that its hypervisor gave to other guests between two
+    `cpu_ticks()` readings (steal, the 8th state), in per cent; None where unknown. A run with a
+    few per cent of steal has had cores taken away mid-round: its tails are not the servers'."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = sum(after[:8]) - sum(before[:8])
+    return round(100 * (after[7] - before[7]) / spent, 1) if spent > 0 else None
+
+
 def describe_machine(cpus: Cpus) -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -227,7 +247,7 @@ def table(results: dict[str, Any]) -> str:
     lines.append(
         f"polyglot-scaffold benchmark ({results['mode']}), {results['generated_at']}: "
         f"{m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, load {m['load_before']} -> "
-        f"{m['load_after']}"
+        f"{m['load_after']}, steal {m.get('steal_percent')} % of CPU time"
     )
     lines.append(
         f"wrk -t1 -c{meth['connections']}, warm-up {meth['warmup_s']}s, {meth['rounds']} x "

@@ -49,13 +49,14 @@ from bench.common import (
     Settings,
     log,
 )
-from bench.report import describe_machine, ratios, table, wrk_version
+from bench.report import cpu_ticks, describe_machine, ratios, steal_percent, table, wrk_version
 from harness.databases import drop_databases
 from harness.net import delete_redis_keys
 
 
 def run_sections(bench: Bench) -> dict[str, Any]:
     machine = describe_machine(bench.cpus)
+    ticks_before = cpu_ticks()
     sections: dict[str, Callable[[Bench], None]] = {
         "copier": copier_timing.section_copier,
         "node": http_servers.section_node,
@@ -81,6 +82,7 @@ def run_sections(bench: Bench) -> dict[str, Any]:
                 delete_redis_keys(bench.redis_url, f"{prefix}*")
         drop_databases(bench.postgres_url, list(bench.databases.values()))
     machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    machine["steal_percent"] = steal_percent(ticks_before, cpu_ticks())
     bench.results["ratios"] = ratios(bench.results["http"])
     return {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
